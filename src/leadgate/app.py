@@ -1,0 +1,125 @@
+"""Builds the leadgate ASGI application: routers, error handling, middleware, background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from leadgate import __version__
+from leadgate.api_keys.last_used import KeyUsageRecorder
+from leadgate.context import current_request_id
+from leadgate.db import Database
+from leadgate.errors import error_body, install_error_handlers
+from leadgate.leads.router import router as leads_router
+from leadgate.middleware import RequestContextMiddleware
+from leadgate.openapi import install_openapi
+from leadgate.responses import JsonResponse
+from leadgate.settings import Settings
+
+log = structlog.get_logger("leadgate.app")
+
+API_DESCRIPTION = """
+Push leads into a tenant's CRM and manage the API keys that guard it.
+
+Authenticate with an API key in the `X-API-Key` header (recommended), as
+`Authorization: Bearer <key>`, as the `api_key` query parameter or as an `api_key` body field.
+Every error is JSON: `{"error", "message", "details", "requestId"}`.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database: Database = app.state.database
+    recorder: KeyUsageRecorder = app.state.key_usage
+    flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
+    try:
+        yield
+    finally:
+        await recorder.stop(flusher, database)
+        await database.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="leadgate",
+        version=__version__,
+        description=API_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = Database(settings)
+    app.state.key_usage = KeyUsageRecorder()
+
+    install_error_handlers(app)
+    app.add_exception_handler(Exception, _unhandled)
+    install_openapi(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        access_log_enabled=settings.access_log,
+    )
+
+    # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
+    app.include_router(leads_router, prefix="/api/v1")
+    app.include_router(leads_router, prefix="/api", include_in_schema=False)
+
+    static_dir = files("leadgate") / "static"
+    app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+    app.add_api_route("/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
+    app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    app.add_api_route("/", _root, include_in_schema=False)
+    return app
+
+
+async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
+    """A 500 that tells the client nothing but the request id; the details go to the log."""
+    log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+    request_id = current_request_id() or ""
+    return JsonResponse(
+        error_body("internal_error", "Something went wrong on our side. Retry safely."),
+        status_code=500,
+        headers={"X-Request-Id": request_id},
+    )
+
+
+async def _healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _root() -> RedirectResponse:
+    return RedirectResponse("/docs")
+
+
+async def _docs() -> HTMLResponse:
+    return HTMLResponse(DOCS_HTML)
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>leadgate API explorer</title>
+  <link rel="icon" href="/static/swagger/favicon-32x32.png">
+  <link rel="stylesheet" href="/static/swagger/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/static/swagger/swagger-ui-bundle.js"></script>
+  <script src="/static/swagger/init.js"></script>
+</body>
+</html>
+"""

@@ -1,0 +1,9 @@
+"""The ASGI entry point for uvicorn and other servers: `leadgate.asgi:app`."""
+
+from leadgate.app import create_app
+from leadgate.logging import configure_logging
+from leadgate.settings import Settings
+
+_settings = Settings()
+configure_logging(_settings.log_level)
+app = create_app(_settings)

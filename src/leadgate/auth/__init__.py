@@ -1,0 +1,1 @@
+"""Who is calling: API-key credentials, the tenant they act in, and the scopes a route needs."""

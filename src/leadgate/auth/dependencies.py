@@ -1,0 +1,95 @@
+"""FastAPI dependencies that authenticate a request and check the scope its route needs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.api_keys.service import find_key_record
+from leadgate.auth.credentials import find_credential
+from leadgate.auth.principal import Principal
+from leadgate.db import get_session
+from leadgate.errors import InsufficientScope, InvalidApiKey, TenantNotFound
+from leadgate.settings import Settings
+from leadgate.tenants.repository import TenantRepository
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def host_tenant_slug(request: Request, settings: Settings) -> str | None:
+    """The tenant slug named by the Host header (`acme.<base domain>`), if any."""
+    if not settings.base_domain:
+        return None
+    host = request.headers.get("host", "").rsplit(":", 1)[0].lower().rstrip(".")
+    suffix = "." + settings.base_domain
+    if not host.endswith(suffix):
+        return None
+    label = host[: -len(suffix)]
+    return label if label and "." not in label else None
+
+
+async def authenticate(request: Request, session: Session) -> Principal:
+    """Verifies the request's API key and returns who is calling.
+
+    On a tenant's subdomain an unknown tenant is 404, and a key of another tenant is 401.
+    """
+    settings = get_settings(request)
+    slug = host_tenant_slug(request, settings)
+    if slug is not None and await TenantRepository(session).by_slug(slug) is None:
+        raise TenantNotFound(f"No tenant {slug!r} here.")
+    credential = await find_credential(request)
+    if credential is None or not credential.value:
+        raise InvalidApiKey("API key is missing or does not match.")
+    record = await find_key_record(session, settings, credential.value)
+    if slug is not None and record.tenant_slug != slug:
+        raise InvalidApiKey("API key is missing or does not match.")
+    key = record.key
+    principal = Principal(
+        tenant_id=key.tenant_id,
+        tenant_slug=record.tenant_slug,
+        api_key_id=key.id,
+        api_key_name=key.name,
+        scopes=frozenset(key.scopes),
+        team_scope=key.team_scope,
+        team_ids=tuple(key.team_ids),
+        rate_limit_per_minute=key.rate_limit_per_minute or settings.default_rate_limit_per_minute,
+        monthly_quota=key.monthly_quota,
+        expires_at=key.expires_at,
+        key_source=credential.source,
+        phone_region=record.tenant_phone_region,
+        duplicate_policy=record.tenant_duplicate_policy,
+        plan=record.tenant_plan,
+    )
+    state = request.scope.setdefault("state", {})
+    state.update(tenant_id=key.tenant_id, api_key_id=key.id, key_source=credential.source)
+    request.app.state.key_usage.touch(key.tenant_id, key.id, client_ip(request))
+    return principal
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that authenticates and then demands `scope` (403 naming it otherwise)."""
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(authenticate)],
+    ) -> Principal:
+        if scope not in principal.scopes:
+            raise InsufficientScope(
+                f"This API key lacks the '{scope}' scope.",
+                extra={"requiredScope": scope},
+            )
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency

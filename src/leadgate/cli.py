@@ -1,0 +1,314 @@
+"""The `leadgate` command: serve, migrate, provision tenants and manage keys from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.api_keys.repository import ApiKeyRepository
+from leadgate.api_keys.scopes import ALL_SCOPES
+from leadgate.api_keys.service import issue_api_key, revoke_api_key
+from leadgate.db import Database
+from leadgate.errors import ApiError
+from leadgate.models import ApiKey, Tenant
+from leadgate.schemas import iso_utc
+from leadgate.settings import Settings
+from leadgate.tenants.repository import TenantRepository
+from leadgate.tenants.service import provision_tenant
+
+T = TypeVar("T")
+CLI_ACTOR = {"type": "system", "id": "cli", "name": "leadgate CLI"}
+
+app = typer.Typer(help="leadgate: lead intake for CRMs, with a complete API-key lifecycle.")
+db_app = typer.Typer(help="Database migrations.")
+tenant_app = typer.Typer(help="Tenants (companies / workspaces).")
+keys_app = typer.Typer(help="API keys.")
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(keys_app, name="keys")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        fail(f"invalid settings: {error}")
+
+
+@asynccontextmanager
+async def unit_of_work(config: Settings) -> AsyncIterator[AsyncSession]:
+    """The CLI's transaction edge: commit when the command's work succeeds."""
+    database = Database(config)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            yield session
+    finally:
+        await database.dispose()
+
+
+def run(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    config = settings()
+
+    async def main() -> T:
+        async with unit_of_work(config) as session:
+            return await work(session, config)
+
+    try:
+        return asyncio.run(main())
+    except ApiError as error:
+        fail(
+            error.message
+            + "".join(f"\n  {d.get('field')}: {d.get('message')}" for d in error.details)
+        )
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+# --- serving -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Serve the API (and the background workers) with uvicorn."""
+    import uvicorn
+
+    config = settings()
+    from leadgate.logging import configure_logging
+
+    configure_logging(config.log_level)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    typer.echo(f"leadgate is serving on http://{shown_host}:{port}")
+    typer.echo(f"  API explorer: http://{shown_host}:{port}/docs")
+    typer.echo(f"  OpenAPI:      http://{shown_host}:{port}/openapi.json")
+    sys.stdout.flush()
+    uvicorn.run(
+        "leadgate.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        log_level="warning",
+    )
+
+
+# --- db ------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from leadgate.migrate import upgrade
+
+    upgrade(settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. -1 or base.")]) -> None:
+    """Revert migrations down to REVISION."""
+    from leadgate.migrate import downgrade
+
+    downgrade(settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and whether it is the newest."""
+    from leadgate.migrate import current_revision_of, head_revision
+
+    config = settings()
+    current = current_revision_of(config)
+    marker = " (head)" if current == head_revision(config) else ""
+    typer.echo(f"{current or 'empty'}{marker}")
+
+
+# --- tenants -------------------------------------------------------------------------------
+
+
+def tenant_json(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "plan": tenant.plan,
+        "createdAt": iso_utc(tenant.created_at),
+    }
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Argument(help="Subdomain-safe id: a-z, 0-9, '-'.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    plan: Annotated[str, typer.Option(help="Plan name.")] = "free",
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a tenant and its first key (every scope). The key is printed this once."""
+
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
+        provisioned = await provision_tenant(session, config, slug=slug, name=name, plan=plan)
+        return {
+            "tenant": tenant_json(provisioned.tenant),
+            "apiKey": {"id": provisioned.first_key.key.id, "key": provisioned.first_key.plaintext},
+        }
+
+    result = run(work)
+    emit(
+        result,
+        as_json,
+        f"Created tenant {result['tenant']['slug']} ({result['tenant']['id']}).\n"
+        f"API key ({result['apiKey']['id']}), shown only this once:\n\n"
+        f"    {result['apiKey']['key']}\n",
+    )
+
+
+@tenant_app.command("list")
+def tenant_list(as_json: JsonFlag = False) -> None:
+    """List tenants."""
+
+    async def work(session: AsyncSession, _config: Settings) -> list[dict[str, Any]]:
+        return [tenant_json(t) for t in await TenantRepository(session).list()]
+
+    tenants = run(work)
+    lines = [f"{t['slug']:<24} {t['id']}  {t['name']}" for t in tenants] or ["(no tenants)"]
+    emit(tenants, as_json, "\n".join(lines))
+
+
+@tenant_app.command("demo")
+def tenant_demo(slug: Annotated[str, typer.Option(help="Demo tenant slug.")] = "demo") -> None:
+    """Provision a demo tenant on first run and print its key; later runs say it exists."""
+
+    async def work(session: AsyncSession, config: Settings) -> str | None:
+        if await TenantRepository(session).by_slug(slug) is not None:
+            return None
+        provisioned = await provision_tenant(session, config, slug=slug, name="Demo Company")
+        return provisioned.first_key.plaintext
+
+    key = run(work)
+    if key is None:
+        typer.echo(
+            f"Tenant '{slug}' exists; its first key was printed when it was created. "
+            f"New key: leadgate keys create --tenant {slug} --name NAME --scope leads:write"
+        )
+    else:
+        typer.echo(f"Created tenant '{slug}'. Its API key, shown only this once:\n\n    {key}\n")
+
+
+async def _tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    tenant = await TenantRepository(session).by_slug(slug)
+    if tenant is None:
+        fail(f"no tenant {slug!r}")
+    return tenant
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "hint": key.hint,
+        "permissions": list(key.scopes),
+        "expirationDate": iso_utc(key.expires_at) if key.expires_at else None,
+        "createdAt": iso_utc(key.created_at),
+        "lastUsedAt": iso_utc(key.last_used_at) if key.last_used_at else None,
+        "lastUsedIp": key.last_used_ip,
+        "revokedAt": iso_utc(key.revoked_at) if key.revoked_at else None,
+        "tenantId": key.tenant_id,
+    }
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    name: Annotated[str, typer.Option("--name", help="Unique name in the tenant.")],
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help=f"Repeat; one of {', '.join(ALL_SCOPES)}.")
+    ] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option("--expires-in-days", help="30, 60, 90, 180 or 365.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create an API key; the key is printed this once."""
+    if not scope:
+        fail("give at least one --scope")
+
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
+        found = await _tenant_by_slug(session, tenant)
+        issued = await issue_api_key(
+            session,
+            config,
+            tenant_id=found.id,
+            name=name,
+            scopes=list(scope),
+            expiration_in_days=expires_in_days,
+            created_by=CLI_ACTOR,
+        )
+        return {**key_json(issued.key), "apiKey": issued.plaintext}
+
+    result = run(work)
+    emit(
+        result,
+        as_json,
+        f"Created key {result['id']} ({result['name']}), shown only this once:\n\n"
+        f"    {result['apiKey']}\n",
+    )
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List a tenant's keys (never their secrets)."""
+
+    async def work(session: AsyncSession, _config: Settings) -> list[dict[str, Any]]:
+        found = await _tenant_by_slug(session, tenant)
+        return [key_json(k) for k in await ApiKeyRepository(session, found.id).list()]
+
+    keys = run(work)
+    lines = [
+        f"{k['id']}  {k['hint']}…  {k['name']:<24} "
+        f"{'revoked' if k['revokedAt'] else 'active':<8} {' '.join(k['permissions'])}"
+        for k in keys
+    ]
+    emit(keys, as_json, "\n".join(lines) or "(no keys)")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")]) -> None:
+    """Revoke a key at once."""
+
+    async def work(session: AsyncSession, _config: Settings) -> ApiKey:
+        from leadgate.api_keys.repository import KeyOwnerRepository
+
+        tenant_id = await KeyOwnerRepository(session).tenant_of(key_id)
+        if tenant_id is None:
+            fail(f"no API key {key_id}")
+        return await revoke_api_key(session, tenant_id=tenant_id, key_id=key_id, actor=CLI_ACTOR)
+
+    key = run(work)
+    typer.echo(f"Revoked {key.id} ({key.name}).")

@@ -1,0 +1,63 @@
+"""API-key material: generation, checksum, and the HMAC under which keys are stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import zlib
+from dataclasses import dataclass
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+RANDOM_LENGTH = 32  # 32 base62 characters: ~190 bits of randomness
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32, so a CRC32 always fits
+HINT_LENGTH = 4
+_KEY_RE = re.compile(
+    rf"^(?P<prefix>[a-z][a-z0-9]{{1,11}})_(?P<body>[0-9A-Za-z]{{{RANDOM_LENGTH}}})"
+    rf"(?P<checksum>[0-9A-Za-z]{{{CHECKSUM_LENGTH}}})$"
+)
+
+
+def _base62(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, rem = divmod(value, 62)
+        chars.append(BASE62[rem])
+    return "".join(reversed(chars))
+
+
+def checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedKey:
+    plaintext: str
+    hint: str
+
+
+def generate_api_key(prefix: str) -> GeneratedKey:
+    body = "".join(secrets.choice(BASE62) for _ in range(RANDOM_LENGTH))
+    plaintext = f"{prefix}_{body}{checksum(body)}"
+    return GeneratedKey(plaintext=plaintext, hint=f"{prefix}_{body[:HINT_LENGTH]}")
+
+
+def is_well_formed(candidate: str, prefix: str) -> bool:
+    """True when `candidate` has the deployment's prefix and a valid checksum; never raises."""
+    if not isinstance(candidate, str) or len(candidate) > 64:
+        return False
+    match = _KEY_RE.match(candidate)
+    if match is None or match["prefix"] != prefix:
+        return False
+    return hmac.compare_digest(checksum(match["body"]), match["checksum"])
+
+
+def hash_api_key(plaintext: str, secret: bytes) -> str:
+    """HMAC-SHA256 of a key under the server secret: what the database stores and looks up."""
+    return hmac.new(secret, plaintext.encode(), hashlib.sha256).hexdigest()
+
+
+def key_pattern(prefix: str) -> str:
+    """The regular expression secret scanners can use to find this deployment's keys."""
+    return rf"\b{re.escape(prefix)}_[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}\b"

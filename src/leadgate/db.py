@@ -1,0 +1,121 @@
+"""Engines, sessions and the tenant-scoped repository base every domain's repository builds on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from fastapi import Request
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from leadgate.models.base import Base
+from leadgate.settings import Settings
+
+M = TypeVar("M", bound=Base)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # One connection per process: SQLite has one writer at a time, and queueing in the pool
+        # is cheaper than SQLite's busy-wait. Other processes (the CLI) wait on busy_timeout.
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=30, connect_args={"timeout": 30}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading
+        # a read transaction to a write one.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and session factory per process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the handler returns, rolled back if it raises.
+
+    Registered with `scope="function"` so the commit happens before the response is sent: a client
+    never sees a 201 for a row that a failed commit lost.
+    """
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+class TenantScopedRepository:
+    """Base of every repository over tenant data: each statement is scoped by `_scoped`."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _scoped(self, model: type[M]) -> sa.Select[tuple[M]]:
+        return sa.select(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def _scoped_update(self, model: type[M]) -> sa.Update:
+        return sa.update(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def _scoped_delete(self, model: type[M]) -> sa.Delete:
+        return sa.delete(model).where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def _with_tenant(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows for a bulk INSERT, each stamped with this repository's tenant."""
+        return [{**row, "tenant_id": self.tenant_id} for row in rows]
+
+    def _tenant_filter(self, model: type[Base]) -> sa.ColumnElement[bool]:
+        """The tenant condition itself, for statements that select columns, not entities."""
+        column: sa.ColumnElement[str] = model.tenant_id  # type: ignore[attr-defined]
+        return column == self.tenant_id
+
+
+def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
+    text = str(error.orig).lower()
+    return "unique" in text or "duplicate key" in text

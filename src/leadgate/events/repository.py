@@ -1,0 +1,30 @@
+"""Every query on the event outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from leadgate.db import TenantScopedRepository
+from leadgate.models import Event
+
+
+class EventRepository(TenantScopedRepository):
+    async def insert(
+        self, event_id: str, event_type: str, data: dict[str, Any], at: datetime
+    ) -> None:
+        # Core INSERT: one statement, no ORM bookkeeping on the intake path.
+        await self.session.execute(
+            sa.insert(Event).values(
+                id=event_id, tenant_id=self.tenant_id, type=event_type, data=data, created_at=at
+            )
+        )
+
+    async def list(self, *, event_type: str | None = None, limit: int = 100) -> Sequence[Event]:
+        statement = self._scoped(Event).order_by(Event.created_at.desc(), Event.id.desc())
+        if event_type is not None:
+            statement = statement.where(Event.type == event_type)
+        return (await self.session.execute(statement.limit(limit))).scalars().all()

@@ -1,0 +1,31 @@
+"""Recording events. Never commits: the event shares the fate of the change that caused it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.events.repository import EventRepository
+from leadgate.ids import new_id
+from leadgate.models import utcnow
+
+EVENT_TYPES = (
+    "lead.created",
+    "lead.updated",
+    "lead.deleted",
+    "api_key.created",
+    "api_key.rolled",
+    "api_key.revoked",
+    "api_key.expiring",
+    "usage.threshold_reached",
+    "webhook.test",
+)
+
+
+async def emit(session: AsyncSession, tenant_id: str, event_type: str, data: dict[str, Any]) -> str:
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type}")
+    event_id = new_id("evt")
+    await EventRepository(session, tenant_id).insert(event_id, event_type, data, utcnow())
+    return event_id

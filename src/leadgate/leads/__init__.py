@@ -1,0 +1,1 @@
+"""Leads: intake, validation, normalisation and the duplicate rule."""

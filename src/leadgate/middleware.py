@@ -1,0 +1,179 @@
+"""ASGI middleware: request ids, the body-size limit and the access log (with keys redacted)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from leadgate.context import set_request_id
+from leadgate.errors import error_body
+
+access_log = structlog.get_logger("leadgate.access")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+REDACTED_PARAMS = frozenset({"api_key", "apikey", "key", "token"})
+
+
+def redact_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, "[redacted]" if k.lower() in REDACTED_PARAMS else v) for k, v in pairs])
+
+
+class RequestContextMiddleware:
+    """Gives each request an id (echoed as `X-Request-Id`), bounds its body and logs it."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_header_bytes: int,
+        access_log_enabled: bool,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.access_log_enabled = access_log_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _incoming_request_id(scope) or f"req_{secrets.token_hex(12)}"
+        set_request_id(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header_value = request_id.encode()
+        status_holder = [0]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", header_value))
+                message["headers"] = headers
+            await send(message)
+
+        declared = _content_length(scope)
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+        if header_bytes > self.max_header_bytes:
+            await self._refuse(
+                send_with_id,
+                431,
+                "headers_too_large",
+                f"The request headers are larger than {self.max_header_bytes} bytes.",
+            )
+        elif declared is not None and declared > self.max_body_bytes:
+            await self._too_large(send_with_id)
+        elif declared is None and _has_body(scope):
+            body = await self._buffer(receive)
+            if body is None:
+                await self._too_large(send_with_id)
+            else:
+                await self.app(scope, _replay(body, receive), send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
+        if self.access_log_enabled:
+            state = scope.get("state", {})
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                query=redact_query(scope.get("query_string", b"").decode("latin-1")),
+                status=status_holder[0],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                request_id=request_id,
+                tenant_id=state.get("tenant_id"),
+                api_key_id=state.get("api_key_id"),
+                key_source=state.get("key_source"),
+            )
+
+    async def _buffer(self, receive: Receive) -> bytes | None:
+        """Reads a body of unknown length; None when it passes the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await self._refuse(
+            send,
+            413,
+            "payload_too_large",
+            f"The request body is larger than {self.max_body_bytes} bytes.",
+        )
+
+    async def _refuse(self, send: Send, status: int, code: str, message: str) -> None:
+        body = orjson.dumps(error_body(code, message))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    raw = _header(scope, b"x-request-id")
+    if raw is None:
+        return None
+    value = raw.decode("latin-1")
+    return value if _REQUEST_ID_RE.match(value) else None
+
+
+def _content_length(scope: Scope) -> int | None:
+    raw = _header(scope, b"content-length")
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _has_body(scope: Scope) -> bool:
+    return _header(scope, b"transfer-encoding") is not None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hands the buffered body to the app once, then passes on the server's own messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,94 @@
+"""Reading a request body once, as JSON or an HTML form, for the handler and for key lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import Request
+
+from leadgate.errors import InvalidRequest, UnsupportedMediaType
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 1000
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def is_form(request: Request) -> bool:
+    return media_type(request) == FORM_TYPE
+
+
+async def read_payload(request: Request) -> dict[str, Any]:
+    """The body as a dict; cached on the request so auth and handler parse it once."""
+    cached: dict[str, Any] | None = getattr(request.state, "payload", None)
+    if cached is not None:
+        return cached
+    body = await request.body()
+    payload = _parse(media_type(request), body) if body.strip() else {}
+    request.state.payload = payload
+    return payload
+
+
+def _parse(kind: str, body: bytes) -> dict[str, Any]:
+    if kind in JSON_TYPES or kind.endswith("+json") or kind == "":
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidRequest(
+                "The body is not valid JSON (UTF-8).",
+                details=[
+                    {"field": None, "message": str(exc).split(":", 1)[0], "type": "json_invalid"}
+                ],
+            ) from None
+        if not isinstance(data, dict):
+            raise InvalidRequest(
+                "The body must be a JSON object.",
+                details=[{"field": None, "message": "expected an object", "type": "json_type"}],
+            )
+        return data
+    if kind == FORM_TYPE:
+        return _parse_form(body)
+    raise UnsupportedMediaType(
+        f"Send application/json or {FORM_TYPE}, not {kind}.",
+    )
+
+
+def _parse_form(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=False,
+            max_num_fields=MAX_FORM_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        raise InvalidRequest("The form body is not valid UTF-8.") from None
+    except ValueError:
+        raise InvalidRequest(f"A form may carry at most {MAX_FORM_FIELDS} fields.") from None
+    data: dict[str, Any] = {}
+    custom: dict[str, str] = {}
+    for name, value in pairs:
+        if name.startswith("customFields[") and name.endswith("]"):
+            custom[name[len("customFields[") : -1]] = value
+        elif name.endswith("[]") or name in data:
+            # Repeated fields (`tagIds=a&tagIds=b` or `tags[]=x`) collect into a list.
+            key = name.removesuffix("[]")
+            existing = data.get(key)
+            if existing is None:
+                data[key] = [value]
+            elif isinstance(existing, list):
+                existing.append(value)
+            else:
+                data[key] = [existing, value]
+        else:
+            data[name] = value
+    if custom:
+        data["customFields"] = custom
+    return data

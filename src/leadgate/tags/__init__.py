@@ -1,0 +1,1 @@
+"""Tags: named, coloured labels a tenant puts on leads."""

@@ -1,0 +1,1 @@
+"""Tenants: the companies whose CRMs leadgate feeds, addressed by slug."""

@@ -1,0 +1,244 @@
+"""Test fixtures: leadgate served for real over HTTP, once per backend (SQLite; PostgreSQL + Redis).
+
+Each backend gets a fresh database migrated to head by Alembic and a uvicorn server on a loopback
+port, run in a thread of this process so coverage sees the server code. Tests isolate themselves
+by creating their own tenant. Under `CI=true` a missing PostgreSQL or Redis fails the run instead
+of skipping the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.app import create_app
+from leadgate.migrate import upgrade
+from leadgate.settings import Settings
+
+T = TypeVar("T")
+
+PG_ADMIN_DSN = os.environ.get("LEADGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("LEADGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_SECRET = "test-secret-" + "x" * 40
+BASE_DOMAIN = "localtest.me"
+BACKENDS = [b for b in os.environ.get("LEADGATE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int) -> None:
+    if reachable(url, port):
+        return
+    message = f"{name} at {url} is unreachable"
+    if IN_CI:
+        pytest.fail(f"{message}; CI requires it (see DEVELOPERS.md)", pytrace=False)
+    pytest.skip(message)
+
+
+class ServerThread:
+    """uvicorn serving an app on a loopback port, in a thread with its own event loop."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="leadgate-server")
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve(sockets=[self.sock])
+
+        asyncio.run(main())
+
+    def start(self) -> None:
+        self.thread.start()
+        for _ in range(500):
+            if self.server.started:
+                return
+            if not self.thread.is_alive():
+                raise RuntimeError("server thread died")
+            threading.Event().wait(0.01)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Backend:
+    """One running leadgate and the database behind it."""
+
+    name: str
+    settings: Settings
+    server: ServerThread
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def app(self) -> FastAPI:
+        return self.server.app
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Runs a coroutine on the server's loop (where its engine lives) and returns its result."""
+        assert self.server.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.server.loop).result(timeout=60)
+
+    def transaction(self, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:
+        """Runs `work` in a committed transaction on the server's database."""
+
+        async def wrapper() -> T:
+            async with self.app.state.database.sessionmaker() as session, session.begin():
+                return await work(session)
+
+        return self.run(wrapper())
+
+    def env(self) -> dict[str, str]:
+        """Environment for a CLI or subprocess that must share this backend."""
+        env = {
+            "LEADGATE_DATABASE_URL": self.settings.resolved_database_url,
+            "LEADGATE_SECRET_KEY": TEST_SECRET,
+            "LEADGATE_DATA_DIR": str(self.settings.data_dir),
+            "LEADGATE_ENVIRONMENT": "test",
+            "LEADGATE_BASE_DOMAIN": BASE_DOMAIN,
+        }
+        if self.settings.redis_url:
+            env["LEADGATE_REDIS_URL"] = self.settings.redis_url
+            env["LEADGATE_REDIS_PREFIX"] = self.settings.redis_prefix
+        return env
+
+
+async def _create_pg_database(name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def _drop_redis_prefix(prefix: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def pg_url(database: str) -> str:
+    parts = urlsplit(PG_ADMIN_DSN)
+    return f"postgresql+asyncpg://{parts.netloc}/{database}"
+
+
+def add_test_routes(app: FastAPI) -> None:
+    """Routes that exist only in tests, to exercise failure paths no real route should have."""
+
+    async def boom() -> None:
+        raise RuntimeError("secret internals: SELECT * FROM api_keys")
+
+    app.add_api_route("/__test__/boom", boom, include_in_schema=False)
+
+
+def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
+        "base_domain": BASE_DOMAIN,
+        "access_log": True,
+        "last_used_flush_seconds": 0.2,
+    }
+    if name == "postgres":
+        values["database_url"] = overrides.pop("database_url")
+        values["redis_url"] = REDIS_URL
+        values["redis_prefix"] = overrides.pop("redis_prefix")
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    name = request.param
+    data_dir = tmp_path_factory.mktemp(f"data-{name}")
+    cleanups: list[Coroutine[Any, Any, None]] = []
+    overrides: dict[str, Any] = {}
+    if name == "postgres":
+        require_service("PostgreSQL", PG_ADMIN_DSN, 5432)
+        require_service("Redis", REDIS_URL, 6379)
+        database = f"lg_test_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_create_pg_database(database))
+        prefix = f"lgtest:{uuid.uuid4().hex[:8]}:"
+        overrides = {"database_url": pg_url(database), "redis_prefix": prefix}
+        cleanups = [_drop_pg_database(database), _drop_redis_prefix(prefix)]
+    settings = make_settings(name, data_dir, **overrides)
+    upgrade(settings)
+    app = create_app(settings)
+    add_test_routes(app)
+    server = ServerThread(app)
+    server.start()
+    try:
+        yield Backend(name=name, settings=settings, server=server)
+    finally:
+        server.stop()
+        for cleanup in cleanups:
+            asyncio.run(cleanup)
+
+
+@pytest.fixture
+def client(backend: Backend) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=backend.url, timeout=30) as http:
+        yield http

@@ -1,0 +1,157 @@
+"""Every failure is §7 JSON with a request id; bad input never writes anything."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from leadgate.models import Lead
+from tests.conftest import Backend
+from tests.factories import count_rows, create_tenant, unique_lead
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == code
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert isinstance(body["details"], list)
+    assert body["requestId"] == response.headers["x-request-id"]
+    return body
+
+
+def test_unknown_route_is_404_json(client: httpx.Client) -> None:
+    assert_error(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_405_json(client: httpx.Client) -> None:
+    assert_error(client.put("/api/v1/leads"), 405, "method_not_allowed")
+
+
+def test_every_response_has_a_request_id(client: httpx.Client) -> None:
+    assert client.get("/healthz").headers["x-request-id"].startswith("req_")
+    echoed = client.get("/healthz", headers={"X-Request-Id": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    refused = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert refused.headers["x-request-id"].startswith("req_")
+
+
+def test_unhandled_exception_is_500_without_internals(client: httpx.Client) -> None:
+    response = client.get("/__test__/boom")
+    body = assert_error(response, 500, "internal_error")
+    assert "SELECT" not in response.text
+    assert "Traceback" not in response.text
+    assert body["details"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"firstName": "Jane", ', "application/json"),
+        (b'{"firstName": "J\xff\xfe"}', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b"firstName=J%FF%FE&lastName=x", "application/x-www-form-urlencoded"),
+        (b'{"firstName": "' + b"[" * 5000 + b'"}', "application/json"),
+    ],
+    ids=["truncated", "invalid-utf8", "array", "form-invalid-utf8", "deep-ish"],
+)
+def test_malformed_bodies_are_400(
+    backend: Backend, client: httpx.Client, content: bytes, content_type: str
+) -> None:
+    tenant = create_tenant(backend)
+    response = client.post(
+        "/api/v1/leads",
+        content=content,
+        headers={**tenant.headers, "Content-Type": content_type},
+    )
+    assert_error(response, 400, "invalid_request")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_deeply_nested_json_is_400(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    nested = (
+        b'{"firstName": "a", "lastName": "b", "customFields": ' + b"[" * 10000 + b"]" * 10000 + b"}"
+    )
+    response = client.post(
+        "/api/v1/leads",
+        content=nested,
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert_error(response, 400, "invalid_request")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_unsupported_content_type_is_415(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    response = client.post(
+        "/api/v1/leads", content=b"<lead/>", headers={**tenant.headers, "Content-Type": "text/xml"}
+    )
+    assert_error(response, 415, "unsupported_media_type")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_body_over_one_mib_is_413(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    big = unique_lead(company="x" * (1024 * 1024 + 10))
+    response = client.post("/api/v1/leads", json=big, headers=tenant.headers)
+    assert_error(response, 413, "payload_too_large")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_chunked_body_over_limit_is_413(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"firstName": "a", "lastName": "b", "company": "'
+        for _ in range(80):
+            yield b"x" * 16384
+        yield b'"}'
+
+    response = client.post(
+        "/api/v1/leads",
+        content=chunks(),
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert_error(response, 413, "payload_too_large")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_small_chunked_body_is_accepted(backend: Backend, client: httpx.Client) -> None:
+    import orjson
+
+    tenant = create_tenant(backend)
+    payload = orjson.dumps(unique_lead())
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield payload[:10]
+        yield payload[10:]
+
+    response = client.post(
+        "/api/v1/leads",
+        content=chunks(),
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_headers_over_16_kib_are_431(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    response = client.post(
+        "/api/v1/leads", json=unique_lead(), headers={**tenant.headers, "X-Big": "a" * 17000}
+    )
+    assert_error(response, 431, "headers_too_large")
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_huge_raw_header_leaves_the_server_healthy(backend: Backend, client: httpx.Client) -> None:
+    port = int(backend.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+        reply = sock.recv(1024)
+    assert reply.startswith(b"HTTP/1.1 4") or reply == b""
+    assert client.get("/healthz").status_code == 200

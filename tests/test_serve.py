@@ -1,0 +1,98 @@
+"""The README's `make run` path as real processes: migrate, provision the demo tenant, serve."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import seed_lead
+
+LEADGATE = str(Path(sys.executable).with_name("leadgate"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
+    env["LEADGATE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@pytest.mark.slow
+def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "data")
+    subprocess.run([LEADGATE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    demo = subprocess.run(
+        [LEADGATE, "tenant", "demo"], env=env, check=True, capture_output=True, text=True
+    )
+    key = re.search(r"\b(lg_[0-9A-Za-z]{38})\b", demo.stdout)
+    assert key is not None, demo.stdout
+    assert (tmp_path / "data" / "leadgate.db").exists()
+    assert (tmp_path / "data" / "server-secret").exists()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [LEADGATE, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = server.stdout.readline() if server.stdout else ""
+        assert f"http://127.0.0.1:{port}" in banner
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        # The SnapCRM seed's cURL example with the host changed and the demo key.
+        body = {"firstName": "Jane", "lastName": "Smith", "email": "jane@example.com"}
+        headers = {"X-API-Key": key.group(1)}
+        assert httpx.post(f"{url}/api/v1/leads", json=body, headers=headers).status_code == 201
+        assert httpx.post(f"{url}/api/v1/leads", json=body, headers=headers).status_code == 409
+        missing = httpx.post(f"{url}/api/v1/leads", json={"firstName": "J"}, headers=headers)
+        assert missing.status_code == 400
+        assert missing.json()["details"][0]["field"] == "lastName"
+        full = httpx.post(
+            f"{url}/api/v1/leads",
+            json=seed_lead(email="x@example.com", firstName="X"),
+            headers=headers,
+        )
+        assert full.status_code == 201
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so supervisors see the signal.
+    assert server.returncode in (0, -15)
+    assert "Traceback" not in errors
+    assert key.group(1) not in errors
+    assert '"path": "/api/v1/leads"' in errors
+
+    again = subprocess.run(
+        [LEADGATE, "tenant", "demo"], env=env, check=True, capture_output=True, text=True
+    )
+    assert "exists" in again.stdout
+
+
+def test_migrations_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    env = clean_env(tmp_path / "data")
+    for command in (["db", "upgrade"], ["db", "downgrade", "base"], ["db", "upgrade"]):
+        result = subprocess.run([LEADGATE, *command], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    current = subprocess.run([LEADGATE, "db", "current"], env=env, capture_output=True, text=True)
+    assert current.stdout.strip().endswith("(head)")
