@@ -111,3 +111,14 @@ def test_development_generates_and_keeps_a_secret(tmp_path: Path) -> None:
 def test_base_domain_is_normalised(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, base_domain=".LocalTest.ME.").base_domain == "localtest.me"
     assert Settings(data_dir=tmp_path, base_domain="").base_domain is None
+
+
+def test_redis_client_only_when_configured(tmp_path: Path) -> None:
+    from leadgate.redis import create_redis, redis_key
+
+    assert create_redis(Settings(data_dir=tmp_path)) is None
+    configured = Settings(
+        data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0", redis_prefix="x:"
+    )
+    assert create_redis(configured) is not None
+    assert redis_key(configured, "rl", "key_1") == "x:rl:key_1"

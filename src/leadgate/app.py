@@ -20,6 +20,7 @@ from leadgate.errors import error_body, install_error_handlers
 from leadgate.leads.router import router as leads_router
 from leadgate.middleware import RequestContextMiddleware
 from leadgate.openapi import install_openapi
+from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
 
@@ -45,6 +46,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await recorder.stop(flusher, database)
         await database.dispose()
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.key_usage = KeyUsageRecorder()
+    app.state.redis = create_redis(settings)
 
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
