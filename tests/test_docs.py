@@ -30,3 +30,17 @@ def test_explorer_assets_are_local(client: httpx.Client) -> None:
     for source in sources:
         assert client.get(source).status_code == 200, source
     assert client.get("/", follow_redirects=False).headers["location"] == "/docs"
+
+
+def test_configuration_reference_is_current() -> None:
+    from typer.testing import CliRunner
+
+    from leadgate.cli import app
+    from leadgate.settings_doc import documented_path, render
+
+    generated = CliRunner().invoke(app, ["config-docs"]).stdout
+    assert generated == render()
+    assert documented_path().read_text() == generated, (
+        "docs/configuration.md is stale: run `leadgate config-docs > docs/configuration.md`"
+    )
+    assert "`LEADGATE_SECRET_KEY`" in generated

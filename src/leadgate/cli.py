@@ -112,6 +112,14 @@ def serve(
     )
 
 
+@app.command("config-docs")
+def config_docs() -> None:
+    """Print the configuration reference (Markdown) generated from the settings class."""
+    from leadgate.settings_doc import render
+
+    typer.echo(render(), nl=False)
+
+
 # --- db ------------------------------------------------------------------------------------
 
 
