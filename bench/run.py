@@ -210,12 +210,12 @@ def run_leadgate(
     results = []
     try:
         base = {"BENCH_KEY": key, "BENCH_PATH": "/api/v1/leads"}
-        results.append(measure(f"leadgate {label}", server, "post_lead.lua", base, args))
+        results.append(measure(f"leadgate {label}", server, "intake.lua", base, args))
         results.append(
             measure(
                 f"leadgate {label} + Idempotency-Key",
                 server,
-                "post_lead.lua",
+                "intake.lua",
                 {**base, "BENCH_IDEMPOTENCY": "1"},
                 args,
             )
@@ -228,8 +228,8 @@ def run_leadgate(
                 measure(
                     f"leadgate {label} key verification (GET /api-keys/self)",
                     server,
-                    "get_self.lua",
-                    {"BENCH_KEY": key},
+                    "intake.lua",
+                    {"BENCH_KEY": key, "BENCH_MODE": "get", "BENCH_PATH": "/api/v1/api-keys/self"},
                     args,
                 )
             )
@@ -280,7 +280,7 @@ def main() -> None:
             reference = measure(
                 "reference floor",
                 server,
-                "post_lead.lua",
+                "intake.lua",
                 {"BENCH_KEY": "ref_benchmark_key", "BENCH_PATH": "/leads"},
                 args,
             )

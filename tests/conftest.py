@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
+from leadgate.logging import configure_logging
 from leadgate.migrate import upgrade
 from leadgate.settings import Settings
 
@@ -145,22 +147,13 @@ class Backend:
         return env
 
 
-async def _create_pg_database(name: str) -> None:
+async def pg_admin(sql: str) -> None:
+    """Runs one statement on the PostgreSQL admin database (CREATE/DROP DATABASE)."""
     import asyncpg
 
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(sql)
     finally:
         await connection.close()
 
@@ -208,6 +201,16 @@ def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every log line the in-process servers write, in one file per test worker (never stdout,
+    which the CLI tests capture)."""
+    path = tmp_path_factory.mktemp("logs") / "leadgate.log"
+    with path.open("a", buffering=1) as stream:
+        configure_logging("INFO", stream=stream)
+        yield path
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -220,10 +223,13 @@ def backend(
         require_service("PostgreSQL", PG_ADMIN_DSN, 5432)
         require_service("Redis", REDIS_URL, 6379)
         database = f"lg_test_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_create_pg_database(database))
+        asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
         prefix = f"lgtest:{uuid.uuid4().hex[:8]}:"
         overrides = {"database_url": pg_url(database), "redis_prefix": prefix}
-        cleanups = [_drop_pg_database(database), _drop_redis_prefix(prefix)]
+        cleanups = [
+            pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'),
+            _drop_redis_prefix(prefix),
+        ]
     settings = make_settings(name, data_dir, **overrides)
     upgrade(settings)
     app = create_app(settings)

@@ -19,16 +19,18 @@ _KEY_RE = re.compile(
 )
 
 
-def _base62(value: int, length: int) -> str:
+def encode_fixed(value: int, alphabet: str, length: int) -> str:
+    """`value` in base len(alphabet), left-padded to exactly `length` digits."""
+    base = len(alphabet)
     chars = []
     for _ in range(length):
-        value, rem = divmod(value, 62)
-        chars.append(BASE62[rem])
+        value, rem = divmod(value, base)
+        chars.append(alphabet[rem])
     return "".join(reversed(chars))
 
 
 def checksum(body: str) -> str:
-    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+    return encode_fixed(zlib.crc32(body.encode("ascii")), BASE62, CHECKSUM_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)

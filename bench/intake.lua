@@ -1,5 +1,6 @@
--- wrk script: POST a unique lead per request (thread id + counter), optionally with an
--- Idempotency-Key. Environment: BENCH_PATH, BENCH_KEY, BENCH_IDEMPOTENCY=1.
+-- wrk script for bench/run.py. BENCH_MODE=post (default): POST a unique lead per request (thread
+-- id + counter), with an Idempotency-Key when BENCH_IDEMPOTENCY=1. BENCH_MODE=get: GET BENCH_PATH
+-- (the key-verification loop). BENCH_KEY is the API key sent as X-API-Key.
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -15,11 +16,15 @@ function init(args)
   run_tag = string.format("%x%04x", os.time(), math.random(0, 65535))
 end
 
+local mode = os.getenv("BENCH_MODE") or "post"
 local path = os.getenv("BENCH_PATH") or "/api/v1/leads"
 local key = os.getenv("BENCH_KEY") or ""
 local idempotency = os.getenv("BENCH_IDEMPOTENCY") == "1"
 
 function request()
+  if mode == "get" then
+    return wrk.format("GET", path, {["X-API-Key"] = key})
+  end
   counter = counter + 1
   local unique = string.format("%s-%d-%d", run_tag, thread_id, counter)
   local body = string.format(
