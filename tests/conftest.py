@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
+from leadgate.context import current_request_id
 from leadgate.logging import configure_logging
 from leadgate.migrate import upgrade
 from leadgate.settings import Settings
@@ -242,6 +243,41 @@ def backend(
         server.stop()
         for cleanup in cleanups:
             asyncio.run(cleanup)
+
+
+class QueryRecorder:
+    """Counts the SQL statements the server's engine sends (warehouse's `query_recorder`)."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.recording = False
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # Only statements made while handling a request: background tasks (the last-used
+        # flush) have no request id in their context.
+        if self.recording and current_request_id() is not None:
+            self.statements.append(statement)
+
+    def __enter__(self) -> QueryRecorder:
+        self.statements.clear()
+        self.recording = True
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.recording = False
+
+
+@pytest.fixture
+def query_recorder(backend: Backend) -> Iterator[QueryRecorder]:
+    import sqlalchemy as sa
+
+    recorder = QueryRecorder()
+    engine = backend.app.state.database.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", recorder)
+    try:
+        yield recorder
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", recorder)
 
 
 @pytest.fixture

@@ -177,3 +177,18 @@ class TestSubdomainTenancy:
                 "/api/v1/leads", json=unique_lead(), headers={**tenant.headers, "Host": host}
             )
             assert response.status_code == 201, host
+
+
+def test_use_does_not_touch_updated_at(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    key = create_api_key(backend, tenant, ["leads:write"])
+
+    async def read(session):  # type: ignore[no-untyped-def]
+        return await session.get(ApiKey, key.id)
+
+    before = backend.transaction(read).updated_at
+    assert client.post("/api/v1/leads", json=unique_lead(), headers=key.headers).status_code == 201
+    backend.run(backend.app.state.key_usage.flush(backend.app.state.database))
+    after = backend.transaction(read)
+    assert after.last_used_at is not None
+    assert after.updated_at == before

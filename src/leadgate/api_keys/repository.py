@@ -87,7 +87,8 @@ class ApiKeyRepository(TenantScopedRepository):
             self._scoped_update(ApiKey)
             .where(ApiKey.id == key_id)
             .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < used_at))
-            .values(last_used_at=used_at, last_used_ip=ip)
+            # updated_at keeps its value: it tracks changes to the key, not its use.
+            .values(last_used_at=used_at, last_used_ip=ip, updated_at=ApiKey.updated_at)
             .execution_options(synchronize_session=False)
         )
 
