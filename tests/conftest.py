@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import hypothesis
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -32,6 +33,12 @@ from leadgate.migrate import upgrade
 from leadgate.settings import Settings
 
 T = TypeVar("T")
+
+# Property tests: repeatable in CI, and no per-example deadline (the machine's two cores are shared
+# with the servers under test). `HYPOTHESIS_PROFILE=long` explores far more examples.
+hypothesis.settings.register_profile("leadgate", deadline=None, derandomize=True)
+hypothesis.settings.register_profile("long", deadline=None, max_examples=5000)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "leadgate"))
 
 PG_ADMIN_DSN = os.environ.get("LEADGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LEADGATE_TEST_REDIS", "redis://127.0.0.1:6379/0")
