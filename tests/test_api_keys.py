@@ -21,6 +21,7 @@ from tests.factories import (
     update_row,
 )
 
+
 def clear_key_cache(backend: Backend) -> None:
     async def clear() -> None:
         backend.app.state.key_cache.clear()

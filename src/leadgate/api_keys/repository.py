@@ -118,9 +118,10 @@ class ApiKeyRepository(TenantScopedRepository):
 
     async def remember_ip(self, key_id: str, ip: str, at: datetime) -> bool:
         """Records that the key was used from `ip`; True when that address is new for the key."""
+        row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
+        # One row, not executemany: its rowcount says whether the address was new.
         result = await self.session.execute(
-            insert_ignoring_conflicts(self.session, ApiKeyIp),
-            self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}]),
+            insert_ignoring_conflicts(self.session, ApiKeyIp).values(**row)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
