@@ -88,18 +88,36 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    ssl_certfile: Annotated[
+        str | None, typer.Option("--ssl-certfile", help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, typer.Option("--ssl-keyfile", help="The certificate's private key (PEM).")
+    ] = None,
+    ssl_ca_certs: Annotated[
+        str | None,
+        typer.Option(
+            "--ssl-ca-certs", help="CA bundle for client certificates (mTLS keys); asks for one."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and the background workers) with uvicorn."""
     import uvicorn
+
+    from leadgate.api_keys.mtls import uvicorn_tls_options
+
+    if (ssl_keyfile or ssl_ca_certs) and not ssl_certfile:
+        fail("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
+    scheme = "https" if ssl_certfile else "http"
 
     config = settings()
     from leadgate.logging import configure_logging
 
     configure_logging(config.log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    typer.echo(f"leadgate is serving on http://{shown_host}:{port}")
-    typer.echo(f"  API explorer: http://{shown_host}:{port}/docs")
-    typer.echo(f"  OpenAPI:      http://{shown_host}:{port}/openapi.json")
+    typer.echo(f"leadgate is serving on {scheme}://{shown_host}:{port}")
+    typer.echo(f"  API explorer: {scheme}://{shown_host}:{port}/docs")
+    typer.echo(f"  OpenAPI:      {scheme}://{shown_host}:{port}/openapi.json")
     sys.stdout.flush()
     uvicorn.run(
         "leadgate.asgi:app",
@@ -109,6 +127,7 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
     )
 
 

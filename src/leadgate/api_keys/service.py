@@ -553,6 +553,7 @@ def key_snapshot(key: ApiKey) -> dict[str, Any]:
         "rateLimitPerMinute": key.rate_limit_per_minute,
         "monthlyQuota": key.monthly_quota,
         "enforceMtls": key.enforce_mtls,
+        "mtlsThumbprints": list(key.mtls_thumbprints),
         "teamAccess": {"scope": key.team_scope, "ids": list(key.team_ids)},
         "revokedAt": _iso(key.revoked_at),
     }
