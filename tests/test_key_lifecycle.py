@@ -126,6 +126,8 @@ def test_a_verified_key_costs_no_database_round_trip(
 def test_an_unchanged_patch_writes_nothing(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:read"], name="same")
+    assert client.get("/api/v1/api-keys/self", headers=tenant.headers).status_code == 200
+    backend.run(backend.app.state.key_usage.flush(backend.app.state.database))
     before = len(fetch_rows(backend, AuditEvent, tenant.id))
     response = client.patch(
         f"/api/v1/api-keys/{key.id}",

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -194,6 +195,17 @@ def test_a_trusted_proxy_forwards_the_thumbprint(
             "/api/v1/leads", json=unique_lead(), headers={**key.headers, header: "nonsense"}
         )
         assert garbage.json()["error"] == "mtls_required"
+        # nginx's `$ssl_client_escaped_cert`: the verified certificate, URL-encoded PEM.
+        cert_header = backend.settings.mtls_certificate_header
+        escaped = quote(pki.client.cert.read_text())
+        forwarded = http.post(
+            "/api/v1/leads", json=unique_lead(), headers={**key.headers, cert_header: escaped}
+        )
+        assert forwarded.status_code == 201, forwarded.text
+        broken = http.post(
+            "/api/v1/leads", json=unique_lead(), headers={**key.headers, cert_header: "%2D%2D"}
+        )
+        assert broken.json()["error"] == "mtls_required"
     # The same header from an address that is not a trusted proxy is ignored.
     spoofed = client.post(
         "/api/v1/leads",

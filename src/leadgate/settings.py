@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         "X-Client-Cert-Sha256",
         description="Header in which a trusted proxy forwards the client certificate's SHA-256.",
     )
+    mtls_certificate_header: str = Field(
+        "X-Client-Cert",
+        description="Header in which a trusted proxy forwards the verified client certificate "
+        "as URL-encoded PEM (nginx `$ssl_client_escaped_cert`).",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

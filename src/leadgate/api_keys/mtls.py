@@ -5,8 +5,9 @@ Two sources, and only these two:
   (optional at the handshake, so keys without mTLS keep working; a certificate that is presented
   must chain to the CA or the handshake fails). uvicorn does not pass the peer certificate to the
   app, so `TlsH11Protocol` adds it as the ASGI TLS extension (`scope["extensions"]["tls"]`).
-- A reverse proxy that verified the certificate forwards its SHA-256 thumbprint in
-  `LEADGATE_MTLS_THUMBPRINT_HEADER`; the header is honoured only from `LEADGATE_TRUSTED_PROXIES`.
+- A reverse proxy that verified the certificate forwards it (URL-encoded PEM, nginx's
+  `$ssl_client_escaped_cert`) in `LEADGATE_MTLS_CERTIFICATE_HEADER`, or its SHA-256 thumbprint in
+  `LEADGATE_MTLS_THUMBPRINT_HEADER`; both are honoured only from `LEADGATE_TRUSTED_PROXIES`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import ssl
 from asyncio import BaseTransport
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,10 +44,21 @@ def client_thumbprint(request: Request, settings: Settings) -> str | None:
     tls = (request.scope.get("extensions") or {}).get("tls")
     if tls and tls.get("client_cert_chain"):
         return thumbprint_of_der(ssl.PEM_cert_to_DER_cert(tls["client_cert_chain"][0]))
+    if not is_trusted_proxy(request.client.host if request.client else None, settings):
+        return None
+    forwarded_cert = request.headers.get(settings.mtls_certificate_header)
+    if forwarded_cert:
+        return _thumbprint_of_forwarded(forwarded_cert)
     header = request.headers.get(settings.mtls_thumbprint_header)
-    if header and is_trusted_proxy(request.client.host if request.client else None, settings):
-        return normalise_thumbprint(header)
-    return None
+    return normalise_thumbprint(header) if header else None
+
+
+def _thumbprint_of_forwarded(value: str) -> str | None:
+    """A URL-encoded PEM certificate, as nginx's `$ssl_client_escaped_cert` forwards it."""
+    try:
+        return thumbprint_of_der(ssl.PEM_cert_to_DER_cert(unquote(value).strip()))
+    except ValueError:
+        return None
 
 
 def is_trusted_proxy(host: str | None, settings: Settings) -> bool:
