@@ -502,3 +502,80 @@ def test_audit_events_filter_by_key_and_need_keys_read(
     other = create_tenant(backend)
     theirs = client.get("/api/v1/audit-events", params={"apiKeyId": key_id}, headers=other.headers)
     assert theirs.json()["data"] == []
+
+
+ENDPOINTS = [
+    ("POST", "/api/v1/api-keys", {"name": "matrix", "permissions": ["leads:read"]}, "keys:write"),
+    ("GET", "/api/v1/api-keys", None, "keys:read"),
+    ("GET", "/api/v1/api-keys/{id}", None, "keys:read"),
+    ("PATCH", "/api/v1/api-keys/{id}", {"name": "renamed"}, "keys:write"),
+    ("POST", "/api/v1/api-keys/{id}/roll", {"gracePeriodMinutes": 5}, "keys:write"),
+    ("DELETE", "/api/v1/api-keys/{id}", None, "keys:write"),
+    ("GET", "/api/v1/audit-events", None, "keys:read"),
+    ("GET", "/api/v1/api-keys/self", None, None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), ENDPOINTS)
+def test_auth_matrix(
+    backend: Backend,
+    client: httpx.Client,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    scope: str | None,
+) -> None:
+    """No key, revoked, expired, other tenant, missing scope, right scope — for every route."""
+    tenant = create_tenant(backend)
+    other = create_tenant(backend)
+    target = create_api_key(backend, tenant, ["leads:read"], name="target")
+    url = path.format(id=target.id)
+    revoked = create_api_key(backend, tenant, ["keys:read", "keys:write"])
+    update_row(backend, ApiKey, revoked.id, revoked_at=utcnow())
+    expired = create_api_key(backend, tenant, ["keys:read", "keys:write"])
+    update_row(backend, ApiKey, expired.id, expires_at=utcnow() - timedelta(seconds=1))
+    unscoped = create_api_key(backend, tenant, ["leads:write"])
+    # The right scope, plus what the target key holds: a key manages no key broader than itself.
+    right = create_api_key(backend, tenant, [scope, "leads:read"] if scope else ["leads:read"])
+
+    def call(headers: dict[str, str]) -> httpx.Response:
+        return client.request(method, url, json=body, headers=headers)
+
+    def state() -> tuple[int, int, int]:
+        return (
+            count_rows(backend, ApiKey, tenant.id),
+            count_rows(backend, ApiKeySecret, tenant.id),
+            count_rows(backend, Event, tenant.id),
+        )
+
+    before = state()
+    cases: list[tuple[dict[str, str], int, str]] = [
+        ({}, 401, "invalid_api_key"),
+        (revoked.headers, 401, "invalid_api_key"),
+        (expired.headers, 401, "api_key_expired"),
+        ({**tenant.headers, "Host": f"{other.slug}.{BASE_DOMAIN}"}, 401, "invalid_api_key"),
+    ]
+    if scope is not None:
+        cases.append((unscoped.headers, 403, "insufficient_scope"))
+    for headers, status, code in cases:
+        response = call(headers)
+        assert (response.status_code, response.json()["error"]) == (status, code), headers
+    assert state() == before
+    # Another tenant's key never reaches this tenant's key.
+    if "{id}" in path:
+        assert call(other.headers).status_code == 404
+    assert call(right.headers).is_success
+
+
+def test_the_key_may_ride_in_the_body(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    response = client.post(
+        "/api/v1/api-keys",
+        json={"api_key": tenant.key, "name": "body", "permissions": ["leads:read"]},
+    )
+    assert response.status_code == 201, response.text
+    rolled = client.post(f"/api/v1/api-keys/{response.json()['id']}/roll", headers=tenant.headers)
+    assert rolled.status_code == 200
+    unknown = _create(client, tenant.headers, color="red")
+    assert unknown.status_code == 400
+    assert unknown.json()["details"][0]["field"] == "color"

@@ -136,3 +136,67 @@ def test_an_unchanged_patch_writes_nothing(backend: Backend, client: httpx.Clien
     )
     assert response.status_code == 200
     assert len(fetch_rows(backend, AuditEvent, tenant.id)) == before
+
+
+def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
+    """If the invalidation channel is unreachable, every verification reads the database."""
+    import asyncio
+
+    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.redis import create_redis
+    from leadgate.settings import Settings
+
+    settings = Settings(
+        secret_key="x" * 40, redis_url="redis://127.0.0.1:1/0", redis_prefix="lgtest:none:"
+    )
+    engine = sa.create_engine("sqlite://")
+    entry = VerifiedKey(
+        key_id="key_x", tenant_id="ten_x", tenant_slug="x", name="x", scopes=frozenset(),
+        team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
+        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
+        created_by={},
+    )  # fmt: skip
+
+    async def scenario() -> tuple[bool, VerifiedKey | None, int]:
+        redis = create_redis(settings)
+        assert redis is not None
+        cache = KeyCache(settings, engine, redis)
+        task = asyncio.create_task(cache.listen(retry_seconds=0.05))
+        await asyncio.sleep(0.3)
+        cache.put("h", entry, cache.generation)
+        result = (cache.listening, cache.get("h"), len(cache))
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await redis.aclose()
+        return result
+
+    listening, found, size = asyncio.run(scenario())
+    assert (listening, found, size) == (False, None, 0)
+
+
+def test_cache_entries_expire_after_the_ttl() -> None:
+    import time
+
+    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.settings import Settings
+
+    cache = KeyCache(
+        Settings(secret_key="x" * 40, key_cache_ttl_seconds=0.05), sa.create_engine("sqlite://")
+    )
+    entry = VerifiedKey(
+        key_id="key_y", tenant_id="ten_y", tenant_slug="y", name="y", scopes=frozenset(),
+        team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
+        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
+        created_by={},
+    )  # fmt: skip
+    cache.put("a", entry, cache.generation)
+    stale = cache.generation
+    cache.invalidate_local(["key_other"])
+    cache.put("b", entry, stale)  # read before an invalidation: not kept
+    assert cache.get("a") is entry
+    assert cache.get("b") is None
+    time.sleep(0.06)
+    assert cache.get("a") is None
+    assert len(cache) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import APIRouter, Request
 
 from leadgate.api_keys import service
@@ -17,9 +19,19 @@ from leadgate.api_keys.schemas import (
 )
 from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
+from leadgate.openapi import request_body
+from leadgate.payload import read_payload
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.schemas import RequestModel
+
+Body = TypeVar("Body", bound=RequestModel)
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
+
+
+async def _body(request: Request, model: type[Body]) -> Body:
+    # Parsed by leadgate, not FastAPI: the body may also carry the `api_key` (already removed).
+    return model.model_validate(await read_payload(request))
 
 
 def grantor_of(principal: Principal) -> service.Grantor:
@@ -39,12 +51,12 @@ def grantor_of(principal: Principal) -> service.Grantor:
     response_model=ApiKeyCreated,
     summary="Create an API key",
     responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyCreate),
 )
-async def create_api_key(
-    request: Request, body: ApiKeyCreate, principal: KeysWrite, session: Session
-) -> ApiKeyCreated:
+async def create_api_key(request: Request, principal: KeysWrite, session: Session) -> ApiKeyCreated:
     """Creates a key; `apiKey` in the response is the secret, shown this once. A key cannot
     grant scopes or teams it lacks itself."""
+    body = await _body(request, ApiKeyCreate)
     access = body.accounts_access
     if access is None and principal.team_scope != "all-accounts":
         # A team-limited caller's new key inherits its teams unless it names a subset.
@@ -101,12 +113,14 @@ async def get_api_key(key_id: str, principal: KeysRead, session: Session) -> Api
     response_model=ApiKeyOut,
     summary="Update an API key",
     responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyUpdate),
 )
 async def update_api_key(
-    request: Request, key_id: str, body: ApiKeyUpdate, principal: KeysWrite, session: Session
+    request: Request, key_id: str, principal: KeysWrite, session: Session
 ) -> ApiKeyOut:
     """Changes name, permissions, team access, mTLS pins or limits. Rate limits and quotas only
     by a key acting on an owner's behalf (see docs/api-keys.md)."""
+    body = await _body(request, ApiKeyUpdate)
     given = body.model_fields_set
     access = body.accounts_access
     changes = service.KeyChanges(
@@ -151,12 +165,14 @@ async def revoke_api_key(
     response_model=ApiKeyCreated,
     summary="Roll an API key",
     responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyRoll, required=False),
 )
 async def roll_api_key(
-    request: Request, key_id: str, principal: KeysWrite, session: Session, body: ApiKeyRoll
+    request: Request, key_id: str, principal: KeysWrite, session: Session
 ) -> ApiKeyCreated:
     """A new secret for the same key (shown this once); the old one keeps working for
-    `gracePeriodMinutes` (0 to 10080; 0 ends it at once)."""
+    `gracePeriodMinutes` (0 to 10080; 0 ends it at once). The body may be omitted."""
+    body = await _body(request, ApiKeyRoll)
     issued = await service.roll_api_key(
         session,
         get_settings(request),
