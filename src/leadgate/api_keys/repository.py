@@ -106,16 +106,6 @@ class ApiKeyRepository(TenantScopedRepository):
             .execution_options(synchronize_session=False)
         )
 
-    async def live_secret_count(self, key_id: str, now: datetime) -> int:
-        statement = (
-            sa.select(sa.func.count())
-            .select_from(ApiKeySecret)
-            .where(self._tenant_filter(ApiKeySecret))
-            .where(ApiKeySecret.api_key_id == key_id)
-            .where(sa.or_(ApiKeySecret.expires_at.is_(None), ApiKeySecret.expires_at > now))
-        )
-        return int((await self.session.execute(statement)).scalar_one())
-
     async def remember_ip(self, key_id: str, ip: str, at: datetime) -> bool:
         """Records that the key was used from `ip`; True when that address is new for the key."""
         row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
