@@ -141,12 +141,13 @@ def unique_lead(**overrides: Any) -> dict[str, Any]:
 
 
 def eventually_status(
-    call: Callable[[], httpx.Response], status: int, within: float = 1.5
+    call: Callable[[], httpx.Response], status: int, within: float = 3.0
 ) -> httpx.Response | None:
     """Repeats `call` until it answers `status`; None if it never did within `within` seconds.
 
     For changes that reach a server's key cache asynchronously (the 1 s bound in
-    docs/api-keys.md). The margin over 1 s is the time the calls themselves take.
+    docs/api-keys.md). The margin over 1 s absorbs the calls themselves on a loaded machine; the
+    bound itself is asserted strictly in tests/test_revocation_processes.py.
     """
     deadline = time.monotonic() + within
     while True:

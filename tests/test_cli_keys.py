@@ -100,3 +100,9 @@ def test_keys_update_scopes_and_rate_limit(backend: Backend, client: httpx.Clien
     bad = cli("keys", "update", key.id, "--scope", "gifts:create")
     assert bad.exit_code == 1
     assert "unknown: gifts:create" in bad.stderr
+
+
+def test_serve_refuses_tls_options_without_a_certificate(backend: Backend, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("serve", "--ssl-ca-certs", "/nonexistent/ca.pem")
+    assert result.exit_code == 1
+    assert "need --ssl-certfile" in result.stderr

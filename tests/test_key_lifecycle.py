@@ -111,10 +111,15 @@ def test_a_verified_key_costs_no_database_round_trip(
 ) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["tags:read"])
-    # A route the key lacks the scope for: authentication is all the request does.
-    for _ in range(5):
-        response = client.get("/api/v1/api-keys", headers=key.headers)
-        assert response.status_code == 403
+    cache = backend.app.state.key_cache
+    ttl, cache.ttl = cache.ttl, 60.0  # so a slow, loaded machine cannot outlive the 1 s TTL
+    try:
+        # A route the key lacks the scope for: authentication is all the request does.
+        for _ in range(5):
+            response = client.get("/api/v1/api-keys", headers=key.headers)
+            assert response.status_code == 403
+    finally:
+        cache.ttl = ttl
     assert len(key_lookups) == 1
     # A change to the key drops it from the cache: the next use reads the database again.
     client.patch(f"/api/v1/api-keys/{key.id}", json={"name": "renamed"}, headers=tenant.headers)
@@ -182,7 +187,7 @@ def test_cache_entries_expire_after_the_ttl() -> None:
     from leadgate.settings import Settings
 
     cache = KeyCache(
-        Settings(secret_key="x" * 40, key_cache_ttl_seconds=0.05), sa.create_engine("sqlite://")
+        Settings(secret_key="x" * 40, key_cache_ttl_seconds=0.5), sa.create_engine("sqlite://")
     )
     entry = VerifiedKey(
         key_id="key_y", tenant_id="ten_y", tenant_slug="y", name="y", scopes=frozenset(),
@@ -197,6 +202,17 @@ def test_cache_entries_expire_after_the_ttl() -> None:
     cache.put("b", entry, stale)  # read before an invalidation: not kept
     assert cache.get("a") is entry
     assert cache.get("b") is None
-    time.sleep(0.06)
+    time.sleep(0.6)
     assert cache.get("a") is None
     assert len(cache) == 0
+
+
+def test_who_may_change_limits() -> None:
+    from leadgate.api_keys.service import may_change_limits
+
+    assert may_change_limits({"type": "system", "id": "cli"})
+    assert may_change_limits({"type": "user", "id": "usr_1", "role": "owner"})
+    assert may_change_limits({"type": "user", "id": "usr_1", "role": "admin"})
+    assert not may_change_limits({"type": "user", "id": "usr_1", "role": "member"})
+    assert not may_change_limits({"type": "api_key", "id": "key_1"})
+    assert not may_change_limits({})
