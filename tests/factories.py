@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,3 +138,22 @@ def seed_lead(**overrides: Any) -> dict[str, Any]:
 def unique_lead(**overrides: Any) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     return seed_lead(**{"firstName": f"Jane{tag}", "email": f"jane.{tag}@example.com", **overrides})
+
+
+def eventually_status(
+    call: Callable[[], httpx.Response], status: int, within: float = 3.0
+) -> httpx.Response | None:
+    """Repeats `call` until it answers `status`; None if it never did within `within` seconds.
+
+    For changes that reach a server's key cache asynchronously (the 1 s bound in
+    docs/api-keys.md). The margin over 1 s absorbs the calls themselves on a loaded machine; the
+    bound itself is asserted strictly in tests/test_revocation_processes.py.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        response = call()
+        if response.status_code == status:
+            return response
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)

@@ -18,6 +18,7 @@ SRC = Path(leadgate.__file__).parent
 UNSCOPED_ALLOWED = {
     "KeyLookupRepository": "finds a key by its secret's HMAC before the tenant is known",
     "KeyOwnerRepository": "operators' CLI names a key by id",
+    "KeyExpiryScanRepository": "the expiry sweep looks at every tenant's keys",
     "TenantRepository": "the tenants table is the scope itself",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}

@@ -13,7 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from leadgate import __version__
+from leadgate.api_keys.cache import KeyCache
 from leadgate.api_keys.last_used import KeyUsageRecorder
+from leadgate.api_keys.router import router as api_keys_router
+from leadgate.api_keys.sweep import run_expiry_sweep
+from leadgate.audit.router import router as audit_router
 from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
@@ -41,9 +45,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
+    # --- issue 3: key-cache invalidation and the expiry sweep ---
+    key_tasks = [asyncio.create_task(run_expiry_sweep(database, settings.key_expiry_sweep_seconds))]
+    if app.state.redis is not None:
+        key_tasks.append(asyncio.create_task(app.state.key_cache.listen()))
     try:
         yield
     finally:
+        for task in key_tasks:
+            task.cancel()
+        await asyncio.gather(*key_tasks, return_exceptions=True)
         await recorder.stop(flusher, database)
         await database.dispose()
         if app.state.redis is not None:
@@ -65,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
     app.state.key_usage = KeyUsageRecorder()
     app.state.redis = create_redis(settings)
+    app.state.key_cache = KeyCache(settings, app.state.database.engine.sync_engine, app.state.redis)
 
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
@@ -79,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
+    for router in (api_keys_router, audit_router):  # issue 3
+        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

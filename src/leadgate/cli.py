@@ -88,18 +88,36 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    ssl_certfile: Annotated[
+        str | None, typer.Option("--ssl-certfile", help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None, typer.Option("--ssl-keyfile", help="The certificate's private key (PEM).")
+    ] = None,
+    ssl_ca_certs: Annotated[
+        str | None,
+        typer.Option(
+            "--ssl-ca-certs", help="CA bundle for client certificates (mTLS keys); asks for one."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and the background workers) with uvicorn."""
     import uvicorn
+
+    from leadgate.api_keys.mtls import uvicorn_tls_options
+
+    if (ssl_keyfile or ssl_ca_certs) and not ssl_certfile:
+        fail("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
+    scheme = "https" if ssl_certfile else "http"
 
     config = settings()
     from leadgate.logging import configure_logging
 
     configure_logging(config.log_level)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    typer.echo(f"leadgate is serving on http://{shown_host}:{port}")
-    typer.echo(f"  API explorer: http://{shown_host}:{port}/docs")
-    typer.echo(f"  OpenAPI:      http://{shown_host}:{port}/openapi.json")
+    typer.echo(f"leadgate is serving on {scheme}://{shown_host}:{port}")
+    typer.echo(f"  API explorer: {scheme}://{shown_host}:{port}/docs")
+    typer.echo(f"  OpenAPI:      {scheme}://{shown_host}:{port}/openapi.json")
     sys.stdout.flush()
     uvicorn.run(
         "leadgate.asgi:app",
@@ -109,6 +127,7 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
     )
 
 
@@ -311,12 +330,144 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_�
     """Revoke a key at once."""
 
     async def work(session: AsyncSession, _config: Settings) -> ApiKey:
-        from leadgate.api_keys.repository import KeyOwnerRepository
-
-        tenant_id = await KeyOwnerRepository(session).tenant_of(key_id)
-        if tenant_id is None:
-            fail(f"no API key {key_id}")
+        tenant_id = await _key_tenant(session, key_id)
         return await revoke_api_key(session, tenant_id=tenant_id, key_id=key_id, actor=CLI_ACTOR)
 
     key = run(work)
+    _notify_servers({key.id})
     typer.echo(f"Revoked {key.id} ({key.name}).")
+
+
+# --- issue 3: keys roll / show / update ----------------------------------------------------
+
+
+def _notify_servers(key_ids: set[str]) -> None:
+    """Servers cache verified keys; with Redis they hear of this change at once, else within
+    the cache TTL (docs/api-keys.md)."""
+    from leadgate.api_keys.cache import notify_other_processes
+
+    asyncio.run(notify_other_processes(settings(), key_ids))
+
+
+async def _key_tenant(session: AsyncSession, key_id: str) -> str:
+    from leadgate.api_keys.repository import KeyOwnerRepository
+
+    tenant_id = await KeyOwnerRepository(session).tenant_of(key_id)
+    if tenant_id is None:
+        fail(f"no API key {key_id}")
+    return tenant_id
+
+
+def _key_text(data: dict[str, Any]) -> str:
+    access = data["accountsAccess"]
+    teams = "all teams" if access["scope"] == "all-accounts" else ", ".join(access["ids"])
+    lines = [
+        f"{data['id']}  {data['name']}  ({data['status']})",
+        f"  hint:        {data['hint']}…",
+        f"  permissions: {' '.join(data['permissions'])}",
+        f"  teams:       {teams}",
+        f"  expires:     {data['expirationDate'] or 'never'}",
+        f"  rate limit:  {data['rateLimitPerMinute'] or 'default'}/min"
+        f", monthly quota: {data['monthlyQuota'] or 'none'}",
+        f"  mTLS:        {'enforced' if data['enforceMtls'] else 'off'}",
+        f"  last used:   {data['lastUsedAt'] or 'never'} from {data['lastUsedIp'] or '-'}",
+        f"  created by:  {data['createdBy'].get('name') or data['createdBy'].get('id')}",
+    ]
+    return "\n".join(lines)
+
+
+@keys_app.command("show")
+def keys_show(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a key (never its secret)."""
+    from leadgate.api_keys.service import get_api_key, key_public
+
+    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        tenant_id = await _key_tenant(session, key_id)
+        return key_public(await get_api_key(session, tenant_id, key_id))
+
+    data = run(work)
+    emit(data, as_json, _key_text(data))
+
+
+@keys_app.command("roll")
+def keys_roll(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")],
+    grace_minutes: Annotated[
+        int,
+        typer.Option(
+            "--grace-minutes", min=0, max=10080, help="How long the old secret keeps working."
+        ),
+    ] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Give a key a new secret (printed this once); the old one works for the grace period."""
+    from leadgate.api_keys.service import OPERATOR, key_public, roll_api_key
+
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
+        tenant_id = await _key_tenant(session, key_id)
+        issued = await roll_api_key(
+            session,
+            config,
+            tenant_id=tenant_id,
+            key_id=key_id,
+            grace_period_minutes=grace_minutes,
+            grantor=OPERATOR,
+        )
+        return {**key_public(issued.key), "apiKey": issued.plaintext}
+
+    result = run(work)
+    _notify_servers({key_id})
+    ends = "at once" if grace_minutes == 0 else f"in {grace_minutes} minutes"
+    emit(
+        result,
+        as_json,
+        f"Rolled {result['id']} ({result['name']}). The old secret stops working {ends}.\n"
+        f"New key, shown only this once:\n\n    {result['apiKey']}\n",
+    )
+
+
+@keys_app.command("update")
+def keys_update(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Repeat; replaces the key's permissions."),
+    ] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option("--rate-limit", min=1, help="Requests per minute.")
+    ] = None,
+    monthly_quota: Annotated[
+        int | None, typer.Option("--monthly-quota", min=1, help="Requests per month.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a key's permissions, rate limit, quota or name; effective without reissuing."""
+    from leadgate.api_keys.service import OPERATOR, KeyChanges, key_public, update_api_key
+
+    fields = {"rate_limit_per_minute"} if rate_limit is not None else set()
+    if monthly_quota is not None:
+        fields.add("monthly_quota")
+    if not (scope or fields or name):
+        fail("give --scope, --rate-limit, --monthly-quota or --name")
+
+    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        tenant_id = await _key_tenant(session, key_id)
+        changes = KeyChanges(
+            name=name,
+            scopes=list(scope) if scope else None,
+            rate_limit_per_minute=rate_limit,
+            monthly_quota=monthly_quota,
+            fields=frozenset(fields),
+        )
+        key = await update_api_key(
+            session, tenant_id=tenant_id, key_id=key_id, changes=changes, grantor=OPERATOR
+        )
+        return key_public(key)
+
+    data = run(work)
+    _notify_servers({key_id})
+    emit(data, as_json, "Updated.\n" + _key_text(data))

@@ -12,7 +12,9 @@ _REF = "#/components/schemas/{model}"
 _extra_schemas: dict[str, Any] = {}
 
 
-def request_body(model: type[BaseModel], *, form: bool = False) -> dict[str, Any]:
+def request_body(
+    model: type[BaseModel], *, form: bool = False, required: bool = True
+) -> dict[str, Any]:
     """`openapi_extra` documenting `model` as the route's body (JSON, and HTML form if `form`)."""
     schema = model.model_json_schema(ref_template=_REF, by_alias=True)
     _extra_schemas.update(schema.pop("$defs", {}))
@@ -21,7 +23,7 @@ def request_body(model: type[BaseModel], *, form: bool = False) -> dict[str, Any
     content: dict[str, Any] = {"application/json": {"schema": ref}}
     if form:
         content["application/x-www-form-urlencoded"] = {"schema": ref}
-    return {"requestBody": {"required": True, "content": content}}
+    return {"requestBody": {"required": required, "content": content}}
 
 
 def install_openapi(app: FastAPI) -> None:

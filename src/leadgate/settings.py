@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
 SECRET_FILE_NAME = "server-secret"  # noqa: S105 - a file name, not a secret
@@ -116,3 +118,44 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    # --- issue 3: API-key lifecycle ---
+    key_cache_ttl_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="How long a verified key is trusted from memory before it is re-read. "
+        "Empty: 30 s with Redis (changes arrive over pub/sub at once; the TTL only caps a lost "
+        "message) and 1 s without (bounds changes made by another process, e.g. the CLI).",
+    )
+    key_expiry_sweep_seconds: float = Field(
+        60.0, gt=0, description="How often keys nearing or past expiry are looked for."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or CIDR ranges of reverse proxies trusted to forward the verified "
+        "client-certificate thumbprint (comma-separated or a JSON list).",
+    )
+    mtls_thumbprint_header: str = Field(
+        "X-Client-Cert-Sha256",
+        description="Header in which a trusted proxy forwards the client certificate's SHA-256.",
+    )
+    mtls_certificate_header: str = Field(
+        "X-Client-Cert",
+        description="Header in which a trusted proxy forwards the verified client certificate "
+        "as URL-encoded PEM (nginx `$ssl_client_escaped_cert`).",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_key_cache_ttl(self) -> float:
+        if self.key_cache_ttl_seconds is not None:
+            return self.key_cache_ttl_seconds
+        return 30.0 if self.redis_url else 1.0

@@ -1,7 +1,8 @@
 """`lastUsedAt` / `lastUsedIp` of keys, gathered in memory and written in the background.
 
 Requests only touch a dict; a flush every `last_used_flush_seconds` (and at shutdown) writes one
-bare UPDATE per key used since the last flush, so verification never waits on a write.
+bare UPDATE per key used since the last flush, so verification never waits on a write. The flush
+also remembers each address a key was used from and audits the first use from a new one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 import structlog
 
+from leadgate import audit
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.db import Database
 from leadgate.models import utcnow
@@ -22,17 +24,35 @@ log = structlog.get_logger("leadgate.api_keys")
 class KeyUsageRecorder:
     def __init__(self) -> None:
         self._pending: dict[str, tuple[str, datetime, str | None]] = {}
+        # (key, address) pairs used since the last flush, with their first time.
+        self._addresses: dict[tuple[str, str], tuple[str, datetime]] = {}
 
     def touch(self, tenant_id: str, key_id: str, ip: str | None) -> None:
-        self._pending[key_id] = (tenant_id, utcnow(), ip)
+        now = utcnow()
+        self._pending[key_id] = (tenant_id, now, ip)
+        if ip is not None:
+            self._addresses.setdefault((key_id, ip), (tenant_id, now))
 
     async def flush(self, database: Database) -> int:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
+        addresses, self._addresses = self._addresses, {}
         async with database.sessionmaker() as session, session.begin():
             for key_id, (tenant_id, used_at, ip) in pending.items():
                 await ApiKeyRepository(session, tenant_id).record_use(key_id, used_at, ip)
+            for (key_id, ip), (tenant_id, first_at) in addresses.items():
+                if await ApiKeyRepository(session, tenant_id).remember_ip(key_id, ip, first_at):
+                    await audit.record(
+                        session,
+                        tenant_id=tenant_id,
+                        action="api_key.used_from_new_ip",
+                        actor={"type": "api_key", "id": key_id},
+                        target_type="api_key",
+                        target_id=key_id,
+                        after={"ip": ip, "firstSeenAt": first_at.isoformat()},
+                        ip=ip,
+                    )
         return len(pending)
 
     async def run(self, database: Database, interval: float) -> None:

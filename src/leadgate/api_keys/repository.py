@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.db import TenantScopedRepository
-from leadgate.models import ApiKey, ApiKeySecret, Tenant
+from leadgate.models import ApiKey, ApiKeyIp, ApiKeySecret, Tenant
+from leadgate.sql import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,81 @@ class ApiKeyRepository(TenantScopedRepository):
             .values(last_used_at=used_at, last_used_ip=ip, updated_at=ApiKey.updated_at)
             .execution_options(synchronize_session=False)
         )
+
+    async def add_secret(self, secret: ApiKeySecret) -> None:
+        self.session.add(secret)
+
+    async def expire_secrets(self, key_id: str, *, at: datetime, except_id: str) -> None:
+        """Ends the key's other secrets at `at` (a roll's grace period); an earlier end stays."""
+        await self.session.execute(
+            self._scoped_update(ApiKeySecret)
+            .where(ApiKeySecret.api_key_id == key_id)
+            .where(ApiKeySecret.id != except_id)
+            .where(sa.or_(ApiKeySecret.expires_at.is_(None), ApiKeySecret.expires_at > at))
+            .values(expires_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def remember_ip(self, key_id: str, ip: str, at: datetime) -> bool:
+        """Records that the key was used from `ip`; True when that address is new for the key."""
+        row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
+        # One row, not executemany: its rowcount says whether the address was new.
+        result = await self.session.execute(
+            insert_ignoring_conflicts(self.session, ApiKeyIp).values(**row)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def claim_expiring_notice(self, key_id: str, at: datetime) -> bool:
+        """Marks the key's expiry notice as sent; False if another process already did."""
+        result = await self.session.execute(
+            self._scoped_update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .where(ApiKey.expiring_notified_at.is_(None))
+            .values(expiring_notified_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def claim_expired_record(self, key_id: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            self._scoped_update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .where(ApiKey.expired_recorded_at.is_(None))
+            .values(expired_recorded_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class KeyExpiryScanRepository:
+    """Keys of every tenant nearing or past expiry, for the background expiry sweep."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def needing_notice(self, now: datetime, before: datetime) -> Sequence[ApiKey]:
+        """Live keys that expire in (now, before] and have not been announced yet."""
+        statement = (
+            sa.select(ApiKey)
+            .where(ApiKey.revoked_at.is_(None))
+            .where(ApiKey.expiring_notified_at.is_(None))
+            .where(ApiKey.expires_at > now)
+            .where(ApiKey.expires_at <= before)
+            .order_by(ApiKey.expires_at)
+            .limit(500)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def newly_expired(self, now: datetime) -> Sequence[ApiKey]:
+        statement = (
+            sa.select(ApiKey)
+            .where(ApiKey.revoked_at.is_(None))
+            .where(ApiKey.expired_recorded_at.is_(None))
+            .where(ApiKey.expires_at <= now)
+            .order_by(ApiKey.expires_at)
+            .limit(500)
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
 
 class KeyOwnerRepository:

@@ -1,23 +1,94 @@
-"""The rules of API keys: issuing, verifying and revoking. Never commits."""
+"""The rules of API keys: issuing, verifying, updating, rolling, revoking, expiring. Never commits.
+
+Who acts is a `Grantor`: what it may hand out (scopes, teams) and whether it may change rate
+limits. Routes build one from the calling key, the console from the signed-in user, the CLI uses
+`OPERATOR` (everything). A grantor can neither mint nor manage a key broader than itself.
+"""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit, crypto
-from leadgate.api_keys.repository import ApiKeyRepository, KeyLookupRepository, KeyRecord
+from leadgate.api_keys.cache import KeyCache, VerifiedKey, invalidate_on_commit
+from leadgate.api_keys.repository import (
+    ApiKeyRepository,
+    KeyExpiryScanRepository,
+    KeyLookupRepository,
+)
+from leadgate.api_keys.schemas import AccountsAccessOut, ApiKeyOut
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.db import is_unique_violation
-from leadgate.errors import ApiKeyExpired, Conflict, InvalidApiKey, InvalidRequest, NotFound
+from leadgate.errors import (
+    ApiKeyExpired,
+    Conflict,
+    Forbidden,
+    InsufficientScope,
+    InvalidApiKey,
+    InvalidRequest,
+    NotFound,
+)
+from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.models import ApiKey, ApiKeySecret, utcnow
 from leadgate.settings import Settings
+from leadgate.tenants.repository import TeamRepository
+
+EXPIRY_WARNING = timedelta(days=7)
+ALL_TEAMS = "all-accounts"
+SPECIFIC_TEAMS = "specific-accounts"
+
+
+@dataclass(frozen=True, slots=True)
+class Grantor:
+    """What the acting party may hand out. `None` means unlimited (operators, owners, admins)."""
+
+    actor: dict[str, Any]
+    scopes: frozenset[str] | None = None
+    team_ids: frozenset[str] | None = None
+    may_change_limits: bool = False
+    own_key_id: str | None = None
+
+    def check_scopes(self, scopes: Sequence[str]) -> None:
+        if self.scopes is None:
+            return
+        missing = [s for s in ALL_SCOPES if s in scopes and s not in self.scopes]
+        if missing:
+            raise InsufficientScope(
+                f"This API key cannot grant scopes it lacks: {', '.join(missing)}.",
+                extra={"requiredScope": missing[0]},
+            )
+
+    def check_teams(self, team_scope: str, team_ids: Sequence[str]) -> None:
+        if self.team_ids is None:
+            return
+        if team_scope == ALL_TEAMS or not set(team_ids) <= self.team_ids:
+            raise Forbidden("This API key cannot grant access to teams beyond its own.")
+
+    def check_may_manage(self, key: ApiKey) -> None:
+        """A grantor manages only keys no broader than itself (or its own key)."""
+        if key.id == self.own_key_id:
+            return
+        self.check_scopes(key.scopes)
+        self.check_teams(key.team_scope, key.team_ids)
+
+
+OPERATOR = Grantor(
+    actor={"type": "system", "id": "cli", "name": "leadgate CLI"}, may_change_limits=True
+)
+
+
+def may_change_limits(created_by: dict[str, Any]) -> bool:
+    """A key acts on an owner's behalf when an operator or an owner/admin created it."""
+    return created_by.get("type") == "system" or (
+        created_by.get("type") == "user" and created_by.get("role") in ("owner", "admin")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +113,16 @@ async def issue_api_key(
     team_scope: str = "all-accounts",
     team_ids: list[str] | None = None,
     ip: str | None = None,
+    grantor: Grantor | None = None,
 ) -> IssuedKey:
-    unknown = sorted(set(scopes) - set(ALL_SCOPES))
-    if unknown:
-        raise InvalidRequest(
-            "Unknown permissions.",
-            details=[
-                {"field": "permissions", "message": f"unknown: {s}", "type": "enum"}
-                for s in unknown
-            ],
-        )
+    _check_known_scopes(scopes)
+    if grantor is not None:
+        grantor.check_scopes(scopes)
+        grantor.check_teams(team_scope, team_ids or [])
+        if (rate_limit_per_minute or monthly_quota) and not grantor.may_change_limits:
+            raise Forbidden(_LIMITS_MESSAGE)
+    await _check_teams_exist(session, tenant_id, team_scope, team_ids or [])
+    _check_mtls(enforce_mtls, mtls_thumbprints or [])
     if expiration_in_days is not None and expiration_in_days not in EXPIRATION_DAYS:
         raise InvalidRequest(
             "Invalid expiration.",
@@ -111,30 +182,94 @@ async def issue_api_key(
         after=key_snapshot(key),
         ip=ip,
     )
+    await emit(session, tenant_id, "api_key.created", key_public(key))
     return IssuedKey(key=key, plaintext=generated.plaintext)
 
 
-async def find_key_record(session: AsyncSession, settings: Settings, plaintext: str) -> KeyRecord:
-    """The key a plaintext names, or the 401 that says why it cannot be used.
+_LIMITS_MESSAGE = (
+    "Only an owner or admin, or a key acting on their behalf, may set rate limits or quotas."
+)
+
+
+def _check_known_scopes(scopes: Sequence[str]) -> None:
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise InvalidRequest(
+            "Unknown permissions.",
+            details=[
+                {"field": "permissions", "message": f"unknown: {s}", "type": "enum"}
+                for s in unknown
+            ],
+        )
+
+
+async def _check_teams_exist(
+    session: AsyncSession, tenant_id: str, team_scope: str, team_ids: Sequence[str]
+) -> None:
+    if team_scope == ALL_TEAMS:
+        if team_ids:
+            raise InvalidRequest(
+                "Team ids are given only with scope 'specific-accounts'.",
+                details=[
+                    {"field": "accountsAccess.ids", "message": "must be empty", "type": "value"}
+                ],
+            )
+        return
+    if not team_ids:
+        raise InvalidRequest(
+            "Name at least one team for 'specific-accounts'.",
+            details=[{"field": "accountsAccess.ids", "message": "required", "type": "missing"}],
+        )
+    known = await TeamRepository(session, tenant_id).existing_ids(list(team_ids))
+    unknown = [t for t in team_ids if t not in known]
+    if unknown:
+        raise InvalidRequest(
+            "Unknown teams.",
+            details=[
+                {"field": "accountsAccess.ids", "message": f"no team {t}", "type": "not_found"}
+                for t in unknown
+            ],
+        )
+
+
+def _check_mtls(enforce: bool, thumbprints: Sequence[str]) -> None:
+    if enforce and not thumbprints:
+        raise InvalidRequest(
+            "A key that enforces mTLS needs at least one pinned certificate thumbprint.",
+            details=[{"field": "mtlsThumbprints", "message": "required", "type": "missing"}],
+        )
+
+
+async def verify_api_key(
+    session: AsyncSession, settings: Settings, cache: KeyCache, plaintext: str
+) -> VerifiedKey:
+    """The key a plaintext names, from memory when it can be, else from one indexed SELECT.
 
     A malformed key or one whose checksum fails is refused before any storage lookup.
     """
     if not crypto.is_well_formed(plaintext, settings.key_prefix):
         raise InvalidApiKey("API key is missing or does not match.")
     secret_hash = crypto.hash_api_key(plaintext, settings.secret_bytes)
-    record = await KeyLookupRepository(session).find_by_secret_hash(secret_hash)
+    entry = cache.get(secret_hash)
+    if entry is None:
+        generation = cache.generation
+        record = await KeyLookupRepository(session).find_by_secret_hash(secret_hash)
+        if record is None:
+            raise InvalidApiKey("API key is missing or does not match.")
+        entry = VerifiedKey.from_record(record)
+        cache.put(secret_hash, entry, generation)
+    check_usable(entry)
+    return entry
+
+
+def check_usable(entry: VerifiedKey) -> None:
     now = utcnow()
-    if record is None or (record.secret_expires_at is not None and record.secret_expires_at <= now):
-        raise InvalidApiKey("API key is missing or does not match.")
-    if record.key.revoked_at is not None:
+    if entry.secret_expires_at is not None and entry.secret_expires_at <= now:
+        raise InvalidApiKey("API key has been rolled; use the new one.")
+    if entry.revoked_at is not None:
         raise InvalidApiKey("API key has been revoked.")
-    if record.key.expires_at is not None and record.key.expires_at <= now:
+    if entry.expires_at is not None and entry.expires_at <= now:
         raise ApiKeyExpired("API key has expired; create a new one or roll this one.")
-    return record
-
-
-def secrets_match(expected_hash: str, plaintext: str, secret: bytes) -> bool:
-    return hmac.compare_digest(expected_hash, crypto.hash_api_key(plaintext, secret))
 
 
 async def revoke_api_key(
@@ -142,14 +277,14 @@ async def revoke_api_key(
     *,
     tenant_id: str,
     key_id: str,
-    actor: dict[str, Any],
+    actor: dict[str, Any] | None = None,
     reason: str = "revoked",
     ip: str | None = None,
+    grantor: Grantor | None = None,
 ) -> ApiKey:
-    repository = ApiKeyRepository(session, tenant_id)
-    key = await repository.get(key_id)
-    if key is None:
-        raise NotFound(f"No API key {key_id}.")
+    grantor = grantor or Grantor(actor=actor or OPERATOR.actor)
+    actor = grantor.actor
+    key = await _managed_key(session, tenant_id, key_id, grantor)
     if key.revoked_at is None:
         before = key_snapshot(key)
         key.revoked_at = utcnow()
@@ -165,7 +300,248 @@ async def revoke_api_key(
             after=key_snapshot(key),
             ip=ip,
         )
+        await emit(session, tenant_id, "api_key.revoked", key_public(key))
+        invalidate_on_commit(session, key.id)
     return key
+
+
+async def _managed_key(
+    session: AsyncSession, tenant_id: str, key_id: str, grantor: Grantor
+) -> ApiKey:
+    key = await ApiKeyRepository(session, tenant_id).get(key_id)
+    if key is None:
+        raise NotFound(f"No API key {key_id}.")
+    grantor.check_may_manage(key)
+    return key
+
+
+async def get_api_key(session: AsyncSession, tenant_id: str, key_id: str) -> ApiKey:
+    key = await ApiKeyRepository(session, tenant_id).get(key_id)
+    if key is None:
+        raise NotFound(f"No API key {key_id}.")
+    return key
+
+
+async def list_api_keys(session: AsyncSession, tenant_id: str) -> Sequence[ApiKey]:
+    return await ApiKeyRepository(session, tenant_id).list()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChanges:
+    """A PATCH: only the fields given are changed."""
+
+    name: str | None = None
+    scopes: list[str] | None = None
+    team_scope: str | None = None
+    team_ids: list[str] | None = None
+    rate_limit_per_minute: int | None = None
+    monthly_quota: int | None = None
+    enforce_mtls: bool | None = None
+    mtls_thumbprints: list[str] | None = None
+    fields: frozenset[str] = frozenset()
+
+
+async def update_api_key(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    key_id: str,
+    changes: KeyChanges,
+    grantor: Grantor,
+    ip: str | None = None,
+) -> ApiKey:
+    key = await _managed_key(session, tenant_id, key_id, grantor)
+    if key.revoked_at is not None:
+        raise Conflict("A revoked key cannot be changed.", code="api_key_revoked")
+    before = key_snapshot(key)
+    limits = {"rate_limit_per_minute", "monthly_quota"} & changes.fields
+    if limits and not grantor.may_change_limits:
+        raise Forbidden(_LIMITS_MESSAGE)
+    if changes.scopes is not None:
+        _check_known_scopes(changes.scopes)
+        grantor.check_scopes(changes.scopes)
+        key.scopes = sorted(set(changes.scopes), key=ALL_SCOPES.index)
+    if changes.team_scope is not None:
+        team_ids = changes.team_ids or []
+        grantor.check_teams(changes.team_scope, team_ids)
+        await _check_teams_exist(session, tenant_id, changes.team_scope, team_ids)
+        key.team_scope, key.team_ids = changes.team_scope, list(team_ids)
+    if changes.name is not None and changes.name != key.name:
+        repository = ApiKeyRepository(session, tenant_id)
+        if await repository.name_taken(changes.name, except_id=key.id):
+            raise Conflict(
+                f"An API key named {changes.name!r} already exists.", code="api_key_name_taken"
+            )
+        key.name = changes.name
+    for name in ("rate_limit_per_minute", "monthly_quota"):
+        if name in changes.fields:
+            setattr(key, name, getattr(changes, name))
+    if changes.mtls_thumbprints is not None:
+        key.mtls_thumbprints = list(changes.mtls_thumbprints)
+    if changes.enforce_mtls is not None:
+        key.enforce_mtls = changes.enforce_mtls
+    _check_mtls(key.enforce_mtls, key.mtls_thumbprints)
+    after = key_snapshot(key)
+    if after == before:
+        return key
+    key.updated_at = utcnow()
+    try:
+        # Flushed here so a name taken by a concurrent request surfaces as 409, not a 500.
+        await session.flush()
+    except sa.exc.IntegrityError as error:
+        if is_unique_violation(error):
+            raise Conflict(
+                f"An API key named {key.name!r} already exists.", code="api_key_name_taken"
+            ) from None
+        raise  # pragma: no cover
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        action=_update_action(before, after),
+        actor=grantor.actor,
+        target_type="api_key",
+        target_id=key.id,
+        before=before,
+        after=after,
+        ip=ip,
+    )
+    invalidate_on_commit(session, key.id)
+    return key
+
+
+def _update_action(before: dict[str, Any], after: dict[str, Any]) -> str:
+    changed = {name for name in after if after[name] != before.get(name)}
+    if changed & {"scopes", "teamAccess"}:
+        return "api_key.scopes_changed"
+    if changed & {"rateLimitPerMinute", "monthlyQuota"}:
+        return "api_key.limit_changed"
+    return "api_key.updated"
+
+
+async def roll_api_key(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    key_id: str,
+    grace_period_minutes: int,
+    grantor: Grantor,
+    ip: str | None = None,
+) -> IssuedKey:
+    """A new secret for the same key; the old ones keep working for the grace period (0: none)."""
+    key = await _managed_key(session, tenant_id, key_id, grantor)
+    if key.revoked_at is not None:
+        raise Conflict("A revoked key cannot be rolled.", code="api_key_revoked")
+    repository = ApiKeyRepository(session, tenant_id)
+    now = utcnow()
+    before = key_snapshot(key)
+    generated = crypto.generate_api_key(settings.key_prefix)
+    secret = ApiKeySecret(
+        id=new_id("aks"),
+        tenant_id=tenant_id,
+        api_key_id=key.id,
+        secret_hash=crypto.hash_api_key(generated.plaintext, settings.secret_bytes),
+        hint=generated.hint,
+        created_at=now,
+    )
+    await repository.add_secret(secret)
+    await repository.expire_secrets(
+        key.id, at=now + timedelta(minutes=grace_period_minutes), except_id=secret.id
+    )
+    key.hint = generated.hint
+    key.updated_at = now
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        action="api_key.rolled",
+        actor=grantor.actor,
+        target_type="api_key",
+        target_id=key.id,
+        before=before,
+        after={**key_snapshot(key), "gracePeriodMinutes": grace_period_minutes},
+        ip=ip,
+    )
+    await emit(
+        session,
+        tenant_id,
+        "api_key.rolled",
+        {**key_public(key), "gracePeriodMinutes": grace_period_minutes},
+    )
+    invalidate_on_commit(session, key.id)
+    return IssuedKey(key=key, plaintext=generated.plaintext)
+
+
+def key_status(key: ApiKey, now: datetime | None = None) -> Literal["active", "expired", "revoked"]:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+def key_public(key: ApiKey) -> dict[str, Any]:
+    """The key's public JSON (as the API shows it; never a secret), for events."""
+    return key_out(key).model_dump(mode="json")
+
+
+def key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        hint=key.hint,
+        status=key_status(key),
+        permissions=list(key.scopes),
+        accounts_access=AccountsAccessOut(scope=key.team_scope, ids=list(key.team_ids)),
+        expiration_date=key.expires_at,
+        created_at=key.created_at,
+        updated_at=key.updated_at,
+        enforce_mtls=key.enforce_mtls,
+        mtls_thumbprints=list(key.mtls_thumbprints),
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        monthly_quota=key.monthly_quota,
+        created_by=dict(key.created_by),
+        last_used_at=key.last_used_at,
+        last_used_ip=key.last_used_ip,
+        revoked_at=key.revoked_at,
+        tenant_id=key.tenant_id,
+    )
+
+
+async def sweep_expiring_keys(session: AsyncSession, now: datetime | None = None) -> int:
+    """`api_key.expiring` once per key 7 days ahead; the `api_key.expired` audit once it has."""
+    now = now or utcnow()
+    scan = KeyExpiryScanRepository(session)
+    done = 0
+    for key in await scan.needing_notice(now, now + EXPIRY_WARNING):
+        if await ApiKeyRepository(session, key.tenant_id).claim_expiring_notice(key.id, now):
+            await emit(session, key.tenant_id, "api_key.expiring", key_public(key))
+            await audit.record(
+                session,
+                tenant_id=key.tenant_id,
+                action="api_key.expiring",
+                actor=SWEEP_ACTOR,
+                target_type="api_key",
+                target_id=key.id,
+                after=key_snapshot(key),
+            )
+            done += 1
+    for key in await scan.newly_expired(now):
+        if await ApiKeyRepository(session, key.tenant_id).claim_expired_record(key.id, now):
+            await audit.record(
+                session,
+                tenant_id=key.tenant_id,
+                action="api_key.expired",
+                actor=SWEEP_ACTOR,
+                target_type="api_key",
+                target_id=key.id,
+                before=None,
+                after=key_snapshot(key),
+            )
+            done += 1
+    return done
+
+
+SWEEP_ACTOR = {"type": "system", "id": "expiry-sweep", "name": "leadgate"}
 
 
 def key_snapshot(key: ApiKey) -> dict[str, Any]:
@@ -177,6 +553,7 @@ def key_snapshot(key: ApiKey) -> dict[str, Any]:
         "rateLimitPerMinute": key.rate_limit_per_minute,
         "monthlyQuota": key.monthly_quota,
         "enforceMtls": key.enforce_mtls,
+        "mtlsThumbprints": list(key.mtls_thumbprints),
         "teamAccess": {"scope": key.team_scope, "ids": list(key.team_ids)},
         "revokedAt": _iso(key.revoked_at),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,3 +40,9 @@ async def record(
     )
     AuditRepository(session, tenant_id).add(event)
     return event
+
+
+async def list_events(
+    session: AsyncSession, tenant_id: str, *, target_id: str | None = None, limit: int = 100
+) -> Sequence[AuditEvent]:
+    return await AuditRepository(session, tenant_id).list(target_id=target_id, limit=limit)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.api_keys.service import find_key_record
+from leadgate.api_keys.auth_checks import check_client_certificate, expiry_warning_headers
+from leadgate.api_keys.service import verify_api_key
 from leadgate.auth.credentials import find_credential
 from leadgate.auth.principal import Principal
 from leadgate.db import get_session
-from leadgate.errors import InsufficientScope, InvalidApiKey, TenantNotFound
+from leadgate.errors import ApiError, InsufficientScope, InvalidApiKey, TenantNotFound
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TenantRepository
 
@@ -36,41 +37,49 @@ def host_tenant_slug(request: Request, settings: Settings) -> str | None:
     return label if label and "." not in label else None
 
 
-async def authenticate(request: Request, session: Session) -> Principal:
+async def authenticate(request: Request, response: Response, session: Session) -> Principal:
     """Verifies the request's API key and returns who is calling.
 
-    On a tenant's subdomain an unknown tenant is 404, and a key of another tenant is 401.
+    A key verified recently comes from the in-memory cache (no database round trip). On a
+    tenant's subdomain an unknown tenant is 404, and a key of another tenant is 401.
     """
     settings = get_settings(request)
     slug = host_tenant_slug(request, settings)
-    if slug is not None and await TenantRepository(session).by_slug(slug) is None:
-        raise TenantNotFound(f"No tenant {slug!r} here.")
-    credential = await find_credential(request)
-    if credential is None or not credential.value:
-        raise InvalidApiKey("API key is missing or does not match.")
-    record = await find_key_record(session, settings, credential.value)
-    if slug is not None and record.tenant_slug != slug:
-        raise InvalidApiKey("API key is missing or does not match.")
-    key = record.key
+    try:
+        credential = await find_credential(request)
+        if credential is None or not credential.value:
+            raise InvalidApiKey("API key is missing or does not match.")
+        key = await verify_api_key(session, settings, request.app.state.key_cache, credential.value)
+        if slug is not None and key.tenant_slug != slug:
+            raise InvalidApiKey("API key is missing or does not match.")
+    except ApiError:
+        # Checked only on failure: a key of the subdomain's tenant proves the tenant exists.
+        if slug is not None and await TenantRepository(session).by_slug(slug) is None:
+            raise TenantNotFound(f"No tenant {slug!r} here.") from None
+        raise
+    if key.enforce_mtls:
+        check_client_certificate(request, settings, key)
     principal = Principal(
         tenant_id=key.tenant_id,
-        tenant_slug=record.tenant_slug,
-        api_key_id=key.id,
+        tenant_slug=key.tenant_slug,
+        api_key_id=key.key_id,
         api_key_name=key.name,
-        scopes=frozenset(key.scopes),
+        scopes=key.scopes,
         team_scope=key.team_scope,
-        team_ids=tuple(key.team_ids),
+        team_ids=key.team_ids,
         rate_limit_per_minute=key.rate_limit_per_minute or settings.default_rate_limit_per_minute,
         monthly_quota=key.monthly_quota,
         expires_at=key.expires_at,
         key_source=credential.source,
-        phone_region=record.tenant_phone_region,
-        duplicate_policy=record.tenant_duplicate_policy,
-        plan=record.tenant_plan,
+        phone_region=key.phone_region,
+        duplicate_policy=key.duplicate_policy,
+        plan=key.plan,
+        extra={"created_by": key.created_by},
     )
     state = request.scope.setdefault("state", {})
-    state.update(tenant_id=key.tenant_id, api_key_id=key.id, key_source=credential.source)
-    request.app.state.key_usage.touch(key.tenant_id, key.id, client_ip(request))
+    state.update(tenant_id=key.tenant_id, api_key_id=key.key_id, key_source=credential.source)
+    request.app.state.key_usage.touch(key.tenant_id, key.key_id, client_ip(request))
+    response.headers.update(expiry_warning_headers(key))
     return principal
 
 

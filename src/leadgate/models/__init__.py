@@ -1,6 +1,6 @@
 """ORM models. Importing this package registers every table on `Base.metadata`."""
 
-from leadgate.models.api_key import ApiKey, ApiKeySecret
+from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.lead import Lead, LeadTag, Tag
@@ -8,6 +8,7 @@ from leadgate.models.tenant import Membership, Team, Tenant, User
 
 __all__ = [
     "ApiKey",
+    "ApiKeyIp",
     "ApiKeySecret",
     "AuditEvent",
     "Base",

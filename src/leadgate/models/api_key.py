@@ -44,6 +44,8 @@ class ApiKey(TenantScoped, Base):
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
     expiring_notified_at: Mapped[datetime | None]
+    # Set once the expiry sweep has written the `api_key.expired` audit event.
+    expired_recorded_at: Mapped[datetime | None]
 
 
 class ApiKeySecret(TenantScoped, Base):
@@ -58,3 +60,15 @@ class ApiKeySecret(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the key is rolled: the old secret keeps working until then (grace period).
     expires_at: Mapped[datetime | None]
+
+
+class ApiKeyIp(TenantScoped, Base):
+    """An address a key has been used from: the first use from a new one is audited."""
+
+    __tablename__ = "api_key_ips"
+
+    api_key_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    ip: Mapped[str] = mapped_column(sa.String(45), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

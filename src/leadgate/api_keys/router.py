@@ -1,0 +1,185 @@
+"""HTTP routes of API keys: create, list, get, update, roll, revoke, and a key's own view."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import APIRouter, Request
+
+from leadgate.api_keys import service
+from leadgate.api_keys.auth import AnyKey, KeysRead, KeysWrite
+from leadgate.api_keys.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
+    ApiKeyRoll,
+    ApiKeySelf,
+    ApiKeyUpdate,
+)
+from leadgate.auth.dependencies import Session, client_ip, get_settings
+from leadgate.auth.principal import Principal
+from leadgate.openapi import request_body
+from leadgate.payload import read_payload
+from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.schemas import RequestModel
+
+Body = TypeVar("Body", bound=RequestModel)
+
+router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
+
+
+async def _body(request: Request, model: type[Body]) -> Body:
+    # Parsed by leadgate, not FastAPI: the body may also carry the `api_key` (already removed).
+    return model.model_validate(await read_payload(request))
+
+
+def grantor_of(principal: Principal) -> service.Grantor:
+    """A calling key grants at most its own scopes and teams (see docs/api-keys.md)."""
+    return service.Grantor(
+        actor=principal.actor,
+        scopes=principal.scopes,
+        team_ids=None if principal.team_scope == "all-accounts" else frozenset(principal.team_ids),
+        may_change_limits=service.may_change_limits(principal.extra.get("created_by", {})),
+        own_key_id=principal.api_key_id,
+    )
+
+
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key",
+    responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyCreate),
+)
+async def create_api_key(request: Request, principal: KeysWrite, session: Session) -> ApiKeyCreated:
+    """Creates a key; `apiKey` in the response is the secret, shown this once. A key cannot
+    grant scopes or teams it lacks itself."""
+    body = await _body(request, ApiKeyCreate)
+    access = body.accounts_access
+    if access is None and principal.team_scope != "all-accounts":
+        # A team-limited caller's new key inherits its teams unless it names a subset.
+        team_scope, team_ids = principal.team_scope, list(principal.team_ids)
+    else:
+        team_scope = access.scope if access else "all-accounts"
+        team_ids = list(access.ids) if access else []
+    issued = await service.issue_api_key(
+        session,
+        get_settings(request),
+        tenant_id=principal.tenant_id,
+        name=body.name,
+        scopes=body.permissions,
+        created_by=principal.actor,
+        expiration_in_days=body.expiration_in_days,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        monthly_quota=body.monthly_quota,
+        enforce_mtls=body.enforce_mtls,
+        mtls_thumbprints=body.mtls_thumbprints,
+        team_scope=team_scope,
+        team_ids=team_ids,
+        ip=client_ip(request),
+        grantor=grantor_of(principal),
+    )
+    out = service.key_out(issued.key)
+    return ApiKeyCreated(**out.model_dump(), api_key=issued.plaintext)
+
+
+@router.get("/api-keys", response_model=ApiKeyList, summary="List API keys")
+async def list_api_keys(principal: KeysRead, session: Session) -> ApiKeyList:
+    """Every key of the tenant, newest first, revoked ones included. Never a secret."""
+    keys = await service.list_api_keys(session, principal.tenant_id)
+    return ApiKeyList(data=[service.key_out(key) for key in keys])
+
+
+@router.get("/api-keys/self", response_model=ApiKeySelf, summary="The calling key")
+async def get_own_key(principal: AnyKey, session: Session) -> ApiKeySelf:
+    """What the calling key may do: its scopes, teams, limits and expiry. Needs no scope."""
+    key = await service.get_api_key(session, principal.tenant_id, principal.api_key_id)
+    return ApiKeySelf(
+        **service.key_out(key).model_dump(),
+        effective_rate_limit_per_minute=principal.rate_limit_per_minute or 0,
+        key_source=principal.key_source,
+    )
+
+
+@router.get("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Get an API key")
+async def get_api_key(key_id: str, principal: KeysRead, session: Session) -> ApiKeyOut:
+    return service.key_out(await service.get_api_key(session, principal.tenant_id, key_id))
+
+
+@router.patch(
+    "/api-keys/{key_id}",
+    response_model=ApiKeyOut,
+    summary="Update an API key",
+    responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyUpdate),
+)
+async def update_api_key(
+    request: Request, key_id: str, principal: KeysWrite, session: Session
+) -> ApiKeyOut:
+    """Changes name, permissions, team access, mTLS pins or limits. Rate limits and quotas only
+    by a key acting on an owner's behalf (see docs/api-keys.md)."""
+    body = await _body(request, ApiKeyUpdate)
+    given = body.model_fields_set
+    access = body.accounts_access
+    changes = service.KeyChanges(
+        name=body.name,
+        scopes=body.permissions,
+        team_scope=access.scope if access else None,
+        team_ids=list(access.ids) if access else None,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        monthly_quota=body.monthly_quota,
+        enforce_mtls=body.enforce_mtls,
+        mtls_thumbprints=body.mtls_thumbprints,
+        fields=frozenset(given),
+    )
+    key = await service.update_api_key(
+        session,
+        tenant_id=principal.tenant_id,
+        key_id=key_id,
+        changes=changes,
+        grantor=grantor_of(principal),
+        ip=client_ip(request),
+    )
+    return service.key_out(key)
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Revoke an API key")
+async def revoke_api_key(
+    request: Request, key_id: str, principal: KeysWrite, session: Session
+) -> ApiKeyOut:
+    """Revokes the key on every server process within a second. Revoking twice is harmless."""
+    key = await service.revoke_api_key(
+        session,
+        tenant_id=principal.tenant_id,
+        key_id=key_id,
+        grantor=grantor_of(principal),
+        ip=client_ip(request),
+    )
+    return service.key_out(key)
+
+
+@router.post(
+    "/api-keys/{key_id}/roll",
+    response_model=ApiKeyCreated,
+    summary="Roll an API key",
+    responses=CONFLICT_RESPONSE,
+    openapi_extra=request_body(ApiKeyRoll, required=False),
+)
+async def roll_api_key(
+    request: Request, key_id: str, principal: KeysWrite, session: Session
+) -> ApiKeyCreated:
+    """A new secret for the same key (shown this once); the old one keeps working for
+    `gracePeriodMinutes` (0 to 10080; 0 ends it at once). The body may be omitted."""
+    body = await _body(request, ApiKeyRoll)
+    issued = await service.roll_api_key(
+        session,
+        get_settings(request),
+        tenant_id=principal.tenant_id,
+        key_id=key_id,
+        grace_period_minutes=body.grace_period_minutes,
+        grantor=grantor_of(principal),
+        ip=client_ip(request),
+    )
+    return ApiKeyCreated(**service.key_out(issued.key).model_dump(), api_key=issued.plaintext)

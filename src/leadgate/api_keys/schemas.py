@@ -1,0 +1,102 @@
+"""API-key request and response bodies: the Snappy seed's `apiKeys` shapes, plus leadgate's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from leadgate.api_keys.mtls import normalise_thumbprint
+from leadgate.schemas import RequestModel, ResponseModel, Timestamp
+
+KeyName = Annotated[str, StringConstraints(min_length=1, max_length=120)]
+AccountsScope = Literal["all-accounts", "specific-accounts"]
+MAX_GRACE_MINUTES = 10_080  # 7 days
+
+
+class AccountsAccess(RequestModel):
+    scope: AccountsScope = "all-accounts"
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+def _thumbprints(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    cleaned = []
+    for value in values:
+        normalised = normalise_thumbprint(value)
+        if normalised is None:
+            raise ValueError("each thumbprint must be a SHA-256 in hex (64 digits, colons allowed)")
+        cleaned.append(normalised)
+    return sorted(set(cleaned))
+
+
+class ApiKeyCreate(RequestModel):
+    name: KeyName
+    # Missing means the API default (90 days); an explicit null means the key never expires.
+    expiration_in_days: int | None = 90
+    enforce_mtls: bool = False
+    permissions: list[str] = Field(min_length=1, max_length=20)
+    accounts_access: AccountsAccess | None = None
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
+    monthly_quota: int | None = Field(None, ge=1)
+    mtls_thumbprints: list[str] | None = Field(None, max_length=10)
+
+    _check_thumbprints = field_validator("mtls_thumbprints")(_thumbprints)
+
+
+class ApiKeyUpdate(RequestModel):
+    name: KeyName | None = None
+    permissions: list[str] | None = Field(None, min_length=1, max_length=20)
+    accounts_access: AccountsAccess | None = None
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
+    monthly_quota: int | None = Field(None, ge=1)
+    enforce_mtls: bool | None = None
+    mtls_thumbprints: list[str] | None = Field(None, max_length=10)
+
+    _check_thumbprints = field_validator("mtls_thumbprints")(_thumbprints)
+
+
+class ApiKeyRoll(RequestModel):
+    grace_period_minutes: int = Field(0, ge=0, le=MAX_GRACE_MINUTES)
+
+
+class AccountsAccessOut(ResponseModel):
+    scope: str
+    ids: list[str]
+
+
+class ApiKeyOut(ResponseModel):
+    id: str
+    name: str
+    hint: str
+    status: Literal["active", "expired", "revoked"]
+    permissions: list[str]
+    accounts_access: AccountsAccessOut
+    expiration_date: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    enforce_mtls: bool
+    mtls_thumbprints: list[str]
+    rate_limit_per_minute: int | None
+    monthly_quota: int | None
+    created_by: dict[str, Any]
+    last_used_at: Timestamp | None
+    last_used_ip: str | None
+    revoked_at: Timestamp | None
+    tenant_id: str
+
+
+class ApiKeyCreated(ApiKeyOut):
+    api_key: str = Field(description="The secret, shown this once.")
+
+
+class ApiKeyList(ResponseModel):
+    data: list[ApiKeyOut]
+
+
+class ApiKeySelf(ApiKeyOut):
+    effective_rate_limit_per_minute: int
+    key_source: str = Field(description="Where this request carried the key.")
