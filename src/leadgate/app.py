@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from leadgate import __version__
 from leadgate.api_keys.last_used import KeyUsageRecorder
+from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
@@ -79,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
+
+    # --- issue 7: web console ---
+    install_console(app)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
