@@ -155,11 +155,31 @@ async def audit_log(session: AsyncSession, tenant_id: str, role: str) -> Sequenc
     return await AuditRepository(session, tenant_id).list(limit=200)
 
 
-def describe_change(event: AuditEvent) -> dict[str, Any]:
-    """The fields an audit event changed, old and new, for the log page."""
+def describe_change(event: AuditEvent) -> dict[str, tuple[str | None, str | None]]:
+    """The fields an audit event changed, old and new, as text for the log page."""
     before, after = event.before or {}, event.after or {}
     return {
-        name: (before.get(name), after.get(name))
+        name: (
+            format_value(before[name]) if name in before else None,
+            format_value(after[name]) if name in after else None,
+        )
         for name in dict.fromkeys([*before, *after])
         if before.get(name) != after.get(name)
     }
+
+
+_ISO_RE = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)")
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items()) or "none"
+    text = str(value)
+    match = _ISO_RE.match(text)
+    return f"{match[1]} {match[2]} UTC" if match else text
