@@ -117,6 +117,17 @@ def tenant_id_of(backend: Backend, slug: str) -> str:
     return backend.transaction(work)
 
 
+def user_id_of(backend: Backend, email: str) -> str:
+    from leadgate.users.repository import UserRepository
+
+    async def work(session: AsyncSession) -> str:
+        user = await UserRepository(session).by_email(email)
+        assert user is not None
+        return user.id
+
+    return backend.transaction(work)
+
+
 def generate_key(browser: ConsoleClient, **fields: Any) -> httpx.Response:
     browser.get("/console/settings/api-keys/new")
     data: dict[str, Any] = {

@@ -32,6 +32,7 @@ from tests.console_helpers import (
     sign_in,
     sign_up,
     tenant_id_of,
+    user_id_of,
 )
 from tests.factories import count_rows, unique_lead
 
@@ -156,19 +157,8 @@ def test_forms_without_a_valid_csrf_token_are_refused_and_write_nothing(
     assert count_rows(backend, ApiKey, tenant_id) == 0
     response = browser.post("/console/sign-out", {}, csrf=False)
     assert response.status_code == 403
-    assert count_all(backend, ConsoleSession, user_id=_user_id(backend, account.email)) == 1
+    assert count_all(backend, ConsoleSession, user_id=user_id_of(backend, account.email)) == 1
     assert generate_key(browser, name="Zapier").status_code == 201
-
-
-def _user_id(backend: Backend, email: str) -> str:
-    async def work(session):  # type: ignore[no-untyped-def]
-        from leadgate.users.repository import UserRepository
-
-        user = await UserRepository(session).by_email(email)
-        assert user is not None
-        return user.id
-
-    return backend.transaction(work)
 
 
 def test_sign_in_sign_out_and_redirects(backend: Backend) -> None:
@@ -375,6 +365,8 @@ def test_a_member_cannot_reach_owner_only_actions(backend: Backend) -> None:
     team = member.get("/console/team")
     assert member_email in team.text
     assert "Create invitation link" not in team.text
+    assert 'href="/console/audit"' not in team.text  # no tab to a page they cannot open
+    assert 'href="/console/audit"' in owner.client.get("/console/team").text
     owner_membership = re.search(
         r"/console/team/members/(mem_[a-z0-9]+)/role", owner.client.get("/console/team").text
     ).group(1)  # type: ignore[union-attr]
@@ -535,3 +527,32 @@ def test_developers_page_fills_in_the_tenants_url(backend: Backend) -> None:
     for sample in ("curl -X POST", "import httpx", "fetch(", "curl_init", 'href="/docs"'):
         assert sample in page.text
     assert "Settings → API Access" in page.text
+
+
+def test_unknown_console_pages_are_html_404s_with_the_security_headers(backend: Backend) -> None:
+    account = sign_up(backend)
+    for browser in (account.client, ConsoleClient(backend)):
+        response = browser.get("/console/no/such/page")
+        assert response.status_code == 404
+        assert "There is no such console page." in response.text
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-type"].startswith("text/html")
+
+
+def test_htmx_requests_may_send_the_csrf_token_in_a_header(backend: Backend) -> None:
+    account = sign_up(backend)
+    browser = account.client
+    browser.get("/console/settings/api-keys/new")
+    tenant_id = tenant_id_of(backend, account.slug)
+    form = {"name": "via-header", "scopes": ["leads:write"], "expiration": "30"}
+    response = browser.http.post(
+        "/console/settings/api-keys", data=form, headers={"X-CSRF-Token": browser.csrf}
+    )
+    assert response.status_code == 201
+    response = browser.http.post(
+        "/console/settings/api-keys",
+        data={**form, "name": "wrong-header", "csrf_token": browser.csrf},
+        headers={"X-CSRF-Token": "0" * 64},
+    )
+    assert response.status_code == 403
+    assert count_rows(backend, ApiKey, tenant_id) == 1

@@ -15,9 +15,17 @@ import pytest
 
 from leadgate.app import create_app
 from leadgate.migrate import upgrade
-from leadgate.models import ConsoleSession, Invitation, utcnow
+from leadgate.models import ConsoleSession, Invitation, LoginFailure, utcnow
 from tests.conftest import Backend, ServerThread, make_settings
-from tests.console_helpers import PASSWORD, ConsoleClient, invite, sign_up
+from tests.console_helpers import (
+    PASSWORD,
+    ConsoleClient,
+    count_all,
+    invite,
+    sign_in,
+    sign_up,
+    user_id_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +68,13 @@ def test_expired_sessions_and_invitations_are_refused(small_limits: Backend) -> 
     link = invite(owner.client, "member")
 
     async def expire(session):  # type: ignore[no-untyped-def]
-        from sqlalchemy import update
+        from sqlalchemy import delete, update
 
         past = utcnow() - timedelta(seconds=1)
         await session.execute(update(Invitation).values(expires_at=past))
         await session.execute(update(ConsoleSession).values(expires_at=past))
+        # Forget the per-IP test's failures: this module's server is shared.
+        await session.execute(delete(LoginFailure))
 
     small_limits.transaction(expire)
     page = ConsoleClient(small_limits).get(link.split(small_limits.url, 1)[1])
@@ -73,3 +83,7 @@ def test_expired_sessions_and_invitations_are_refused(small_limits: Backend) -> 
     response = owner.client.get("/console/team")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/console/sign-in")
+    # Signing in again starts a new session and drops the user's expired ones.
+    sign_in(small_limits, owner.email)
+    user_id = user_id_of(small_limits, owner.email)
+    assert count_all(small_limits, ConsoleSession, user_id=user_id) == 1

@@ -545,6 +545,11 @@ async def developers_page(request: Request, current: InTenant) -> Response:
     )
 
 
+@router.get("/{unknown:path}", include_in_schema=False)
+async def not_found(unknown: str, current: AnyVisitor) -> Response:
+    raise ConsolePageError(404, "Not found", "There is no such console page.")
+
+
 # --- wiring ---------------------------------------------------------------------------------
 
 

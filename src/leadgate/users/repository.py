@@ -52,6 +52,13 @@ class ConsoleSessionRepository:
     async def delete(self, session_id: str) -> None:
         await self.session.execute(sa.delete(ConsoleSession).where(ConsoleSession.id == session_id))
 
+    async def delete_expired(self, user_id: str, now: datetime) -> None:
+        await self.session.execute(
+            sa.delete(ConsoleSession)
+            .where(ConsoleSession.user_id == user_id)
+            .where(ConsoleSession.expires_at <= now)
+        )
+
     async def delete_others(self, user_id: str, keep_id: str) -> None:
         await self.session.execute(
             sa.delete(ConsoleSession)

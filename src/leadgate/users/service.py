@@ -181,7 +181,9 @@ async def start_session(
         tenant_id = memberships[0][1].id if memberships else None
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    ConsoleSessionRepository(session).add(
+    sessions = ConsoleSessionRepository(session)
+    await sessions.delete_expired(user.id, now)  # a user's old sessions go when a new one starts
+    sessions.add(
         ConsoleSession(
             id=new_id("ses"),
             token_hash=token_hash(token),
