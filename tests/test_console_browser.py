@@ -183,3 +183,33 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.goto("/console/settings/api-keys")
     expect(page).to_have_url(re.compile(r"/console/sign-in\?next="))
+
+
+def test_a_user_in_two_workspaces_switches_between_them(backend: Backend, browser: Browser) -> None:
+    context = browser.new_context(base_url=backend.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto("/console/sign-up")
+        page.get_by_label("Your name").fill("Kay Switcher")
+        page.get_by_label("E-mail").fill("kay@switch.example.com")
+        page.get_by_label("Password").fill("a long enough password")
+        page.get_by_label("Company", exact=True).fill("First Firm")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_role("heading", name="Settings → API Access")).to_be_visible()
+        page.get_by_role("link", name="Kay Switcher").click()
+        page.get_by_role("link", name="Create another workspace").click()
+        page.get_by_label("Company", exact=True).fill("Second Firm")
+        page.get_by_role("button", name="Create workspace").click()
+        switcher = page.get_by_label("Workspace")
+        expect(switcher).to_have_value(re.compile(r"^ten_"))
+        expect(page.get_by_text("create leads in Second Firm")).to_be_visible()
+        switcher.select_option(label="First Firm")
+        page.get_by_role("button", name="Switch").click()
+        expect(page.get_by_text("create leads in First Firm")).to_be_visible()
+        page.get_by_role("link", name="Developers").click()
+        expect(page.locator("#base-url")).to_have_value("http://first-firm.localtest.me/api/v1")
+    finally:
+        context.close()
+    assert problems == []
