@@ -1,7 +1,8 @@
 # leadgate — the two commands of the README, and what CI runs.
 #   make run    creates .venv, installs, migrates ./data/leadgate.db, provisions a demo tenant
 #               (printing its key on first run) and serves on http://127.0.0.1:8000
-#   make test   installs what the tests need and runs them (SQLite; PostgreSQL + Redis when up)
+#   make test   installs what the tests need (Python packages, Debian's chromium) and runs them
+#               (SQLite; PostgreSQL + Redis when up)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format check bench clean
+.PHONY: run test lint format check bench clean chromium screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -26,8 +27,12 @@ run: $(STAMP)
 	@$(BIN)/leadgate tenant demo
 	@exec $(BIN)/leadgate serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium (never a Playwright-downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -39,6 +44,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 check: lint test
+
+screenshots: $(STAMP) chromium
+	LEADGATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots LEADGATE_TEST_BACKENDS=sqlite \
+		$(BIN)/pytest -q tests/test_console_browser.py
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -20,6 +20,11 @@ UNSCOPED_ALLOWED = {
     "KeyOwnerRepository": "operators' CLI names a key by id",
     "KeyExpiryScanRepository": "the expiry sweep looks at every tenant's keys",
     "TenantRepository": "the tenants table is the scope itself",
+    "UserRepository": "users are people who may belong to several tenants",
+    "ConsoleSessionRepository": "a console session is found by its token before a tenant is known",
+    "LoginFailureRepository": "failed sign-ins are counted before a user or tenant is known",
+    "MembershipLookupRepository": "the tenant switcher lists a user's tenants",
+    "InvitationLookupRepository": "an invitation link is found by its token before its tenant",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}
 SCOPING_MARKS = (

@@ -18,6 +18,7 @@ from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.api_keys.router import router as api_keys_router
 from leadgate.api_keys.sweep import run_expiry_sweep
 from leadgate.audit.router import router as audit_router
+from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (api_keys_router, audit_router):  # issue 3
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api", include_in_schema=False)
+
+    # --- issue 7: web console ---
+    install_console(app)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

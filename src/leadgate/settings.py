@@ -79,6 +79,28 @@ class Settings(BaseSettings):
         1.0, gt=0, description="How often `lastUsedAt`/`lastUsedIp` of keys are written."
     )
 
+    # --- issue 7: web console ---
+    console_session_days: int = Field(
+        14, ge=1, description="How long a console sign-in lasts before signing in again."
+    )
+    console_secure_cookies: bool | None = Field(
+        None,
+        description="Mark console cookies Secure. Empty: when the request or LEADGATE_PUBLIC_URL "
+        "is https (plain http://127.0.0.1 in development gets non-Secure cookies).",
+    )
+    console_login_max_failures_per_account: int = Field(
+        5, ge=1, description="Failed sign-ins to one account, within the window, before a pause."
+    )
+    console_login_max_failures_per_ip: int = Field(
+        20, ge=1, description="Failed sign-ins from one IP, within the window, before a pause."
+    )
+    console_login_window_seconds: int = Field(
+        900, ge=1, description="The window over which failed sign-ins are counted."
+    )
+    console_invitation_days: int = Field(
+        7, ge=1, description="How long a team invitation link stays valid."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
+from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
 
@@ -12,9 +13,12 @@ __all__ = [
     "ApiKeySecret",
     "AuditEvent",
     "Base",
+    "ConsoleSession",
     "Event",
+    "Invitation",
     "Lead",
     "LeadTag",
+    "LoginFailure",
     "Membership",
     "Tag",
     "Team",

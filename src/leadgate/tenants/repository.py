@@ -44,3 +44,7 @@ class TeamRepository(TenantScopedRepository):
     async def add(self, team: Team) -> None:
         self.session.add(team)
         await self.session.flush()
+
+    async def list(self) -> Sequence[Team]:
+        result = await self.session.execute(self._scoped(Team).order_by(Team.name))
+        return result.scalars().all()

@@ -58,6 +58,23 @@ async def provision_tenant(
     plan: str = "free",
     created_by: dict[str, str] | None = None,
 ) -> ProvisionedTenant:
+    tenant = await create_tenant(session, slug=slug, name=name, plan=plan)
+    actor = created_by or {"type": "system", "id": "cli", "name": "leadgate CLI"}
+    first_key = await issue_api_key(
+        session,
+        settings,
+        tenant_id=tenant.id,
+        name="Default key",
+        scopes=list(ALL_SCOPES),
+        created_by=actor,
+    )
+    return ProvisionedTenant(tenant=tenant, first_key=first_key)
+
+
+async def create_tenant(
+    session: AsyncSession, *, slug: str, name: str, plan: str = "free"
+) -> Tenant:
+    """The tenant row alone (the console's sign-up issues no key: people generate their own)."""
     slug = validate_slug(slug.strip().lower())
     if not name.strip():
         raise InvalidRequest(
@@ -82,16 +99,7 @@ async def provision_tenant(
         if is_unique_violation(error):
             raise Conflict(f"The slug {slug!r} is taken.", code="tenant_slug_taken") from None
         raise  # pragma: no cover
-    actor = created_by or {"type": "system", "id": "cli", "name": "leadgate CLI"}
-    first_key = await issue_api_key(
-        session,
-        settings,
-        tenant_id=tenant.id,
-        name="Default key",
-        scopes=list(ALL_SCOPES),
-        created_by=actor,
-    )
-    return ProvisionedTenant(tenant=tenant, first_key=first_key)
+    return tenant
 
 
 async def create_team(session: AsyncSession, *, tenant_id: str, name: str) -> Team:

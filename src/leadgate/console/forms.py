@@ -1,0 +1,78 @@
+"""The console's HTML forms, read from `application/x-www-form-urlencoded` bodies.
+
+Fields are kept as the browser sent them (strings, lists of checkbox values); the services
+check them and say what is wrong in words a person reads on the page.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import FormData
+
+
+class Form(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=False, extra="ignore")
+
+    @classmethod
+    def read(cls, form: FormData) -> Form:
+        values: dict[str, object] = {}
+        for name, field in cls.model_fields.items():
+            if field.annotation == list[str]:
+                values[name] = [str(v) for v in form.getlist(name)]
+            elif name in form:
+                values[name] = str(form[name])
+        return cls.model_validate(values)
+
+
+class SignUpForm(Form):
+    name: str = ""
+    email: str = ""
+    password: str = ""
+    company: str = ""
+    slug: str = ""
+
+
+class SignInForm(Form):
+    email: str = ""
+    password: str = ""
+    next: str = ""
+
+
+class PasswordForm(Form):
+    current: str = ""
+    new: str = ""
+    confirm: str = ""
+
+
+class WorkspaceForm(Form):
+    company: str = ""
+    slug: str = ""
+
+
+class SwitchTenantForm(Form):
+    tenant_id: str = ""
+
+
+class GenerateKeyForm(Form):
+    name: str = ""
+    scopes: list[str] = []
+    expiration: str = "90"
+    rate_limit: str = ""
+    team_access: str = "all-accounts"
+    team_ids: list[str] = []
+    enforce_mtls: str = ""
+    thumbprints: str = ""
+
+
+class InviteForm(Form):
+    role: str = "member"
+
+
+class RoleForm(Form):
+    role: str = ""
+
+
+class AcceptInvitationForm(Form):
+    name: str = ""
+    email: str = ""
+    password: str = ""

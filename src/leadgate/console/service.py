@@ -1,0 +1,197 @@
+"""The console's rules over API keys and the audit log: what a person may do, and how it looks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.api_keys.repository import ApiKeyRepository
+from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
+from leadgate.api_keys.service import Grantor, IssuedKey, issue_api_key, revoke_api_key
+from leadgate.audit.repository import AuditRepository
+from leadgate.console.forms import GenerateKeyForm
+from leadgate.errors import Forbidden, InvalidRequest, NotFound
+from leadgate.models import ApiKey, AuditEvent, Team, User, utcnow
+from leadgate.settings import Settings
+from leadgate.tenants.repository import TeamRepository
+from leadgate.users.service import MANAGER_ROLES, user_actor
+
+THUMBPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
+TEAM_SCOPES = ("all-accounts", "specific-accounts")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    key: ApiKey
+    status: str
+    created_by: str
+
+
+def key_status(key: ApiKey, now: datetime) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+async def list_keys(session: AsyncSession, tenant_id: str) -> list[KeyRow]:
+    now = utcnow()
+    keys = await ApiKeyRepository(session, tenant_id).list()
+    return [
+        KeyRow(key=k, status=key_status(k, now), created_by=str(k.created_by.get("name", "")))
+        for k in keys
+    ]
+
+
+async def get_key(session: AsyncSession, tenant_id: str, key_id: str) -> ApiKey:
+    key = await ApiKeyRepository(session, tenant_id).get(key_id)
+    if key is None:
+        raise NotFound("No such API key in this workspace.")
+    return key
+
+
+async def list_teams(session: AsyncSession, tenant_id: str) -> Sequence[Team]:
+    return await TeamRepository(session, tenant_id).list()
+
+
+def _invalid(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(message, details=[{"field": field, "message": message, "type": "form"}])
+
+
+def _thumbprints(text: str) -> list[str]:
+    prints = []
+    for line in text.replace(",", "\n").splitlines():
+        value = line.strip().lower().replace(":", "")
+        if not value:
+            continue
+        if not THUMBPRINT_RE.match(value):
+            raise _invalid(
+                "thumbprints",
+                "Each thumbprint is the certificate's SHA-256: 64 hexadecimal characters.",
+            )
+        prints.append(value)
+    return prints
+
+
+async def generate_key(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    user: User,
+    role: str,
+    form: GenerateKeyForm,
+    ip: str | None,
+) -> IssuedKey:
+    name = form.name.strip()
+    if not name or len(name) > 120:
+        raise _invalid("name", "Give the key a name of 1 to 120 characters.")
+    if not form.scopes:
+        raise _invalid("scopes", "Choose at least one permission.")
+    unknown = set(form.scopes) - set(ALL_SCOPES)
+    if unknown:
+        raise _invalid("scopes", f"Unknown permission: {', '.join(sorted(unknown))}.")
+    expiration: int | None
+    if form.expiration == "never":
+        expiration = None
+    elif form.expiration.isdigit() and int(form.expiration) in EXPIRATION_DAYS:
+        expiration = int(form.expiration)
+    else:
+        raise _invalid("expiration", "Choose an expiration from the list.")
+    rate_limit: int | None = None
+    if form.rate_limit.strip():
+        if role not in MANAGER_ROLES:
+            raise Forbidden("Only owners and admins can set a key's rate limit.")
+        if not form.rate_limit.strip().isdigit() or not 1 <= int(form.rate_limit) <= 1_000_000:
+            raise _invalid("rate_limit", "The rate limit is a whole number of requests per minute.")
+        rate_limit = int(form.rate_limit)
+    if form.team_access not in TEAM_SCOPES:
+        raise _invalid("team_access", "Choose all teams or selected teams.")
+    team_ids: list[str] = []
+    if form.team_access == "specific-accounts":
+        known = {team.id for team in await list_teams(session, tenant_id)}
+        team_ids = [t for t in dict.fromkeys(form.team_ids) if t]
+        if not team_ids or not set(team_ids) <= known:
+            raise _invalid("team_ids", "Choose one or more of this workspace's teams.")
+    enforce_mtls = form.enforce_mtls == "on"
+    thumbprints = _thumbprints(form.thumbprints)
+    if enforce_mtls and not thumbprints:
+        raise _invalid("thumbprints", "Requiring mTLS needs at least one certificate thumbprint.")
+    return await issue_api_key(
+        session,
+        settings,
+        tenant_id=tenant_id,
+        name=name,
+        scopes=list(form.scopes),
+        created_by=_member_actor(user, role),
+        expiration_in_days=expiration,
+        rate_limit_per_minute=rate_limit,
+        enforce_mtls=enforce_mtls,
+        mtls_thumbprints=thumbprints,
+        team_scope=form.team_access,
+        team_ids=team_ids,
+        ip=ip,
+        grantor=_grantor(user, role),
+    )
+
+
+def _member_actor(user: User, role: str) -> dict[str, Any]:
+    """A console user as a key's `createdBy`: with the role, which decides later limit changes."""
+    return {**user_actor(user), "role": role}
+
+
+def _grantor(user: User, role: str) -> Grantor:
+    # Console members act for the tenant with every scope and team; only the limits are
+    # reserved to owners and admins (docs/api-keys.md, "Who may change limits").
+    return Grantor(actor=_member_actor(user, role), may_change_limits=role in MANAGER_ROLES)
+
+
+async def revoke_key(
+    session: AsyncSession, *, tenant_id: str, user: User, role: str, key_id: str, ip: str | None
+) -> ApiKey:
+    await get_key(session, tenant_id, key_id)
+    return await revoke_api_key(
+        session, tenant_id=tenant_id, key_id=key_id, grantor=_grantor(user, role), ip=ip
+    )
+
+
+async def audit_log(session: AsyncSession, tenant_id: str, role: str) -> Sequence[AuditEvent]:
+    if role not in MANAGER_ROLES:
+        raise Forbidden("Only owners and admins can read the audit log.")
+    return await AuditRepository(session, tenant_id).list(limit=200)
+
+
+def describe_change(event: AuditEvent) -> dict[str, tuple[str | None, str | None]]:
+    """The fields an audit event changed, old and new, as text for the log page."""
+    before, after = event.before or {}, event.after or {}
+    return {
+        name: (
+            format_value(before[name]) if name in before else None,
+            format_value(after[name]) if name in after else None,
+        )
+        for name in dict.fromkeys([*before, *after])
+        if before.get(name) != after.get(name)
+    }
+
+
+_ISO_RE = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)")
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items()) or "none"
+    text = str(value)
+    match = _ISO_RE.match(text)
+    return f"{match[1]} {match[2]} UTC" if match else text

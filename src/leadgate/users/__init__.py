@@ -1,0 +1,1 @@
+"""Console people: users, their passwords and sessions, memberships of tenants and invitations."""
