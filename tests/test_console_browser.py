@@ -8,8 +8,8 @@ writes screenshots of every page at 1280x800 and 390x844 to docs/screenshots/.
 from __future__ import annotations
 
 import os
-import tempfile
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
