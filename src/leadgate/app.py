@@ -18,11 +18,16 @@ from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
 from leadgate.leads.router import router as leads_router
+from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware
 from leadgate.openapi import install_openapi
+from leadgate.ratelimit.service import RateLimiter
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.usage.alerts import UsageAlerts
+from leadgate.usage.recorder import UsageRecorder
+from leadgate.usage.router import router as usage_router
 
 log = structlog.get_logger("leadgate.app")
 
@@ -41,10 +46,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
+    # issue 4: usage counts are flushed periodically and once more on shutdown
+    usage: UsageRecorder = app.state.usage
+    usage_flusher = asyncio.create_task(usage.run(database, settings.usage_flush_seconds))
     try:
         yield
     finally:
         await recorder.stop(flusher, database)
+        await app.state.usage_alerts.drain()
+        await usage.stop(usage_flusher, database)
         await database.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
@@ -65,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
     app.state.key_usage = KeyUsageRecorder()
     app.state.redis = create_redis(settings)
+    # issue 4: rate limits, usage counters, near-limit alerts
+    app.state.rate_limiter = RateLimiter(settings, app.state.redis)
+    app.state.usage = UsageRecorder()
+    app.state.usage_alerts = UsageAlerts(app.state.database, settings.usage_alert_threshold)
 
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
@@ -79,11 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
+    app.include_router(usage_router, prefix="/api/v1")
+    app.include_router(usage_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
     app.add_api_route("/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
     app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    app.add_api_route("/metrics", metrics, include_in_schema=False)
     app.add_api_route("/", _root, include_in_schema=False)
     return app
 

@@ -5,6 +5,7 @@ from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
+from leadgate.models.usage import Notice, UsageCount
 
 __all__ = [
     "ApiKey",
@@ -15,10 +16,12 @@ __all__ = [
     "Lead",
     "LeadTag",
     "Membership",
+    "Notice",
     "Tag",
     "Team",
     "Tenant",
     "TenantScoped",
+    "UsageCount",
     "User",
     "utcnow",
 ]
