@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import pytest
 
 from leadgate.models import ApiKey, Event, Lead, Notice, utcnow
 from leadgate.ratelimit.gcra import MemoryStore, decide, interval_ms, step
@@ -292,7 +291,8 @@ def test_memory_store_quota_and_headers() -> None:
     assert [r[0] for r in raw] == [1, 1, 2]
     assert [r[2] for r in raw] == [2, 3, 3]
     decision = decide(100, 600, *raw[-1])
-    assert decision.quota_exceeded and not decision.allowed
+    assert decision.quota_exceeded
+    assert not decision.allowed
     assert dict(rate_limit_headers(decision))[b"ratelimit"] == b'"per-key";r=97;t=1'
 
 
