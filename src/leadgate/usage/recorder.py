@@ -36,6 +36,25 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template with its router prefix: `/api/v1/leads/{lead_id}`.
+
+    FastAPI puts the included router's own route in the scope (its path lacks the prefix), so
+    the prefix is what the request path has before the route's rendered part. Never the raw
+    path with ids in it: that would give every lead its own counter.
+    """
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "(unmatched)"
+    try:
+        rendered = route.format(**scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return str(route)
+    path: str = scope["path"]
+    prefix = path[: -len(rendered)] if rendered and path.endswith(rendered) else ""
+    return prefix + route
+
+
 class UsageRecorder:
     def __init__(self) -> None:
         self._counts: Counter[CountKey] = Counter()
@@ -50,8 +69,7 @@ class UsageRecorder:
         api_key_id = state.get("api_key_id")
         if api_key_id is None:
             return
-        route = getattr(scope.get("route"), "path", None) or scope["path"]
-        self.record(state["tenant_id"], api_key_id, scope["method"], route, status)
+        self.record(state["tenant_id"], api_key_id, scope["method"], route_template(scope), status)
 
     def pending(self) -> int:
         return sum(self._counts.values())
