@@ -43,13 +43,13 @@ def route_template(scope: Scope) -> str:
     the prefix is what the request path has before the route's rendered part. Never the raw
     path with ids in it: that would give every lead its own counter.
     """
-    route = getattr(scope.get("route"), "path", None)
+    route: str | None = getattr(scope.get("route"), "path", None)
     if route is None:
         return "(unmatched)"
     try:
         rendered = route.format(**scope.get("path_params", {}))
     except (KeyError, IndexError, ValueError):
-        return str(route)
+        return route
     path: str = scope["path"]
     prefix = path[: -len(rendered)] if rendered and path.endswith(rendered) else ""
     return prefix + route
