@@ -183,6 +183,7 @@ class RateLimiter:
         except (RedisError, OSError) as error:
             REDIS_FAILURES.inc()
             self._redis_failing = True
+            self._quota_seeds.clear()  # a Redis that comes back empty re-reads the month's usage
             self._skip_redis_until = time.monotonic() + self.settings.rate_limit_redis_retry_seconds
             log.warning(
                 "ratelimit_redis_unavailable",
