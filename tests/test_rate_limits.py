@@ -120,6 +120,26 @@ def test_default_limit_and_plan_default(backend: Backend, client: httpx.Client) 
         del backend.settings.plan_rate_limits[plan]
 
 
+def test_plan_monthly_quota_and_the_keys_own_quota_wins(
+    backend: Backend, client: httpx.Client
+) -> None:
+    plan = f"plan-{uuid.uuid4().hex[:8]}"
+    backend.settings.plan_monthly_quotas[plan] = 2
+    try:
+        tenant = create_tenant(backend, plan=plan)
+        own = create_api_key(backend, tenant, ["leads:read"], monthly_quota=3)
+        plan_statuses = [
+            client.get("/api/v1/leads/lead_x", headers=tenant.headers).status_code for _ in range(3)
+        ]
+        assert plan_statuses == [404, 404, 429]
+        own_statuses = [
+            client.get("/api/v1/leads/lead_x", headers=own.headers).status_code for _ in range(4)
+        ]
+        assert own_statuses == [404, 404, 404, 429]
+    finally:
+        del backend.settings.plan_monthly_quotas[plan]
+
+
 def _wait_for(check: Any, timeout: float = 10) -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -193,3 +193,31 @@ def test_status_classes(status: int) -> None:
 
     expected = {200: "2xx", 302: "3xx", 404: "4xx", 429: "429", 500: "5xx", 503: "5xx"}
     assert status_class(status) == expected[status]
+
+
+def test_a_failed_flush_keeps_its_counts_and_a_deleted_key_is_dropped(
+    backend: Backend, tmp_path: Any
+) -> None:
+    from leadgate.db import Database
+    from leadgate.usage.recorder import UsageRecorder
+
+    tenant = create_tenant(backend)
+    recorder = UsageRecorder()
+    recorder.record(tenant.id, tenant.key_id, "GET", "/api/v1/usage", 200)
+    recorder.record(tenant.id, tenant.key_id, "GET", "/api/v1/usage", 200)
+    unreachable = Database(
+        backend.settings.model_copy(
+            update={"database_url": f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db"}
+        )
+    )
+    with pytest.raises(Exception, match="unable to open"):
+        backend.run(recorder.flush(unreachable))
+    backend.run(unreachable.dispose())
+    assert recorder.pending() == 2
+
+    other = create_tenant(backend)
+    recorder.record(other.id, "key_deleted_meanwhile", "GET", "/api/v1/usage", 200)
+    assert backend.run(recorder.flush(backend.app.state.database)) == 2
+    assert recorder.pending() == 0
+    assert _rows(backend, tenant.id, tenant.key_id) == {("GET", "/api/v1/usage", "2xx"): 2}
+    assert count_rows(backend, UsageCount, other.id) == 0

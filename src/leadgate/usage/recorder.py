@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from starlette.types import Scope
 
@@ -90,14 +91,26 @@ class UsageRecorder:
                     "count": count,
                 }
             )
-        try:
-            async with database.sessionmaker() as session, session.begin():
-                for tenant_id, rows in by_tenant.items():
+        written = 0
+        unwritten = set(by_tenant)
+        for tenant_id, rows in by_tenant.items():
+            try:
+                async with database.sessionmaker() as session, session.begin():
                     await UsageRepository(session, tenant_id).add_counts(rows)
-        except BaseException:
-            self._counts.update(counts)  # kept for the next flush
-            raise
-        return sum(counts.values())
+            except sa.exc.IntegrityError:
+                # The key or tenant was deleted since: its counts have nowhere to go.
+                log.warning("usage_counts_dropped", tenant_id=tenant_id, rows=len(rows))
+                continue
+            except BaseException:
+                # Kept for the next flush (the database may be back by then).
+                self._counts.update(
+                    {key: count for key, count in counts.items() if key[0] in unwritten}
+                )
+                raise
+            finally:
+                unwritten.discard(tenant_id)
+            written += sum(row["count"] for row in rows)
+        return written
 
     async def run(self, database: Database, interval: float) -> None:
         while True:
