@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from leadgate import crypto
 from leadgate.cli import app as cli_app
+from leadgate.leads.auth import LeadsRead
 from leadgate.models import ApiKey, UsageCount, utcnow
 from tests.conftest import Backend, ServerThread
 from tests.factories import (
@@ -221,3 +222,30 @@ def test_a_failed_flush_keeps_its_counts_and_a_deleted_key_is_dropped(
     assert recorder.pending() == 0
     assert _rows(backend, tenant.id, tenant.key_id) == {("GET", "/api/v1/usage", "2xx"): 2}
     assert count_rows(backend, UsageCount, other.id) == 0
+
+
+async def _fails(principal: LeadsRead) -> None:
+    raise RuntimeError("an authenticated handler that fails")
+
+
+def test_server_errors_are_counted_and_carry_limit_headers(backend: Backend) -> None:
+    from leadgate.app import create_app
+
+    tenant = create_tenant(backend)
+    overrides: dict[str, Any] = {}
+    if backend.settings.redis_url:
+        overrides["redis_prefix"] = f"{backend.settings.redis_prefix}{uuid.uuid4().hex[:6]}:"
+    app = create_app(backend.settings.model_copy(update=overrides))
+    app.add_api_route("/__test__/fails", _fails, include_in_schema=False)
+    server = ServerThread(app)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            response = http.get("/__test__/fails", headers=tenant.headers)
+        assert response.status_code == 500
+        assert response.json()["error"] == "internal_error"
+        assert response.headers["X-RateLimit-Limit"] == "200"
+        assert response.headers["X-RateLimit-Remaining"] == "199"
+    finally:
+        server.stop()
+    assert _rows(backend, tenant.id, tenant.key_id) == {("GET", "/__test__/fails", "5xx"): 1}

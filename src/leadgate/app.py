@@ -19,7 +19,7 @@ from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
 from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
-from leadgate.middleware import RequestContextMiddleware
+from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
 from leadgate.openapi import install_openapi
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.redis import create_redis
@@ -109,10 +109,13 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
     """A 500 that tells the client nothing but the request id; the details go to the log."""
     log.error("unhandled_exception", path=request.url.path, exc_info=exc)
     request_id = current_request_id() or ""
+    headers = {"X-Request-Id": request_id}
+    # issue 4: a 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
+    headers.update((k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, 500))
     return JsonResponse(
         error_body("internal_error", "Something went wrong on our side. Retry safely."),
         status_code=500,
-        headers={"X-Request-Id": request_id},
+        headers=headers,
     )
 
 

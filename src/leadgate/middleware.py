@@ -59,7 +59,7 @@ class RequestContextMiddleware:
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", header_value))
-                headers.extend(_limit_headers_and_usage(scope, message["status"]))
+                headers.extend(limit_headers_and_usage(scope, message["status"]))
                 message["headers"] = headers
             await send(message)
 
@@ -139,7 +139,7 @@ class RequestContextMiddleware:
 
 
 # --- issue 4: rate-limit headers and usage counts ---
-def _limit_headers_and_usage(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
+def limit_headers_and_usage(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
     """Counts an authenticated request's response for usage, and returns the rate-limit headers
     of its decision (so errors raised after the limiter carry them too)."""
     app_state = getattr(scope.get("app"), "state", None)
