@@ -153,6 +153,22 @@ def _start_redis(port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+def _command_stats(port: int) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis(port=port)
+    try:
+        info = client.info("commandstats")
+    finally:
+        client.close()
+    stats = {}
+    for name, values in info.items():
+        command = name.removeprefix("cmdstat_")
+        stats[command] = int(values["calls"])
+        stats[f"{command}_failed"] = int(values.get("failed_calls", 0))
+    return stats
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     process.wait(timeout=10)
@@ -194,6 +210,12 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
                 return http.get("/api/v1/leads/lead_x", headers=key.headers)
 
             assert [get().status_code for _ in range(6)] == [404] * 5 + [429]
+            # One round trip per request: one EVALSHA each (plus loading the script once).
+            stats = _command_stats(port)
+            assert stats.get("evalsha", 0) - stats.get("evalsha_failed", 0) == 6
+            assert stats.get("script|load", 0) <= 1
+            assert "eval" not in stats
+            assert stats["time"] == 6  # the script's clock read: it ran once per request
 
             _stop(redis)
             failures = _metric(server.url, "leadgate_ratelimit_redis_failures_total")
