@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
+from leadgate.logging import configure_logging
 from leadgate.migrate import upgrade
 from leadgate.settings import Settings
 
@@ -36,6 +37,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-" + "x" * 40
 BASE_DOMAIN = "localtest.me"
 BACKENDS = [b for b in os.environ.get("LEADGATE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+
+# The server threads' logs go to the stderr of this moment: without this, structlog's default
+# prints to whatever sys.stdout is, and a CliRunner capturing stdout could catch a server
+# thread's access-log line in the middle of a command's JSON output.
+configure_logging("INFO")
 
 
 def reachable(url: str, default_port: int) -> bool:

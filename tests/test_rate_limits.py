@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadgate.models import ApiKey, Event, Lead, Notice, utcnow
 from leadgate.ratelimit.gcra import MemoryStore, decide, interval_ms, step
@@ -319,3 +321,31 @@ def test_memory_store_quota_and_headers() -> None:
 def test_next_month_turns_the_year() -> None:
     assert next_month(datetime(2026, 12, 31, 23, tzinfo=UTC)) == datetime(2027, 1, 1, tzinfo=UTC)
     assert next_month(datetime(2026, 11, 21, tzinfo=UTC)) == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=500),
+    gaps=st.lists(st.integers(min_value=0, max_value=5_000), min_size=1, max_size=400),
+)
+def test_gcra_never_exceeds_its_rate(limit: int, gaps: list[int]) -> None:
+    """Whatever the arrival pattern: at most `limit` at once, and over any stretch of time no
+    more than the limit plus one request per interval elapsed."""
+    interval = interval_ms(limit)
+    tat, now, admitted_at = None, 1_000_000, []
+    for gap in gaps:
+        now += gap
+        ok, new_tat, span = step(tat, now, limit, interval)
+        decision = decide(limit, interval, 1 if ok else 0, span, -1)
+        if ok:
+            tat = new_tat
+            admitted_at.append(now)
+            assert 0 <= decision.remaining < limit
+        else:
+            assert decision.retry_after >= 1
+            # Waiting Retry-After is always enough.
+            assert step(tat, now + decision.retry_after * 1000, limit, interval)[0]
+    for i, start in enumerate(admitted_at):
+        for j in range(i, len(admitted_at)):
+            elapsed = admitted_at[j] - start
+            assert j - i + 1 <= limit + elapsed // interval
