@@ -23,11 +23,16 @@ from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
 from leadgate.leads.router import router as leads_router
-from leadgate.middleware import RequestContextMiddleware
+from leadgate.metrics import metrics
+from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
 from leadgate.openapi import install_openapi
+from leadgate.ratelimit.service import RateLimiter
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.usage.alerts import UsageAlerts
+from leadgate.usage.recorder import UsageRecorder
+from leadgate.usage.router import router as usage_router
 
 log = structlog.get_logger("leadgate.app")
 
@@ -50,6 +55,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     key_tasks = [asyncio.create_task(run_expiry_sweep(database, settings.key_expiry_sweep_seconds))]
     if app.state.redis is not None:
         key_tasks.append(asyncio.create_task(app.state.key_cache.listen()))
+    # issue 4: usage counts are flushed periodically and once more on shutdown
+    usage: UsageRecorder = app.state.usage
+    usage_flusher = asyncio.create_task(usage.run(database, settings.usage_flush_seconds))
     try:
         yield
     finally:
@@ -57,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             task.cancel()
         await asyncio.gather(*key_tasks, return_exceptions=True)
         await recorder.stop(flusher, database)
+        await app.state.usage_alerts.drain()
+        await usage.stop(usage_flusher, database)
         await database.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
@@ -78,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_usage = KeyUsageRecorder()
     app.state.redis = create_redis(settings)
     app.state.key_cache = KeyCache(settings, app.state.database.engine.sync_engine, app.state.redis)
+    # issue 4: rate limits, usage counters, near-limit alerts
+    app.state.rate_limiter = RateLimiter(settings, app.state.redis)
+    app.state.usage = UsageRecorder()
+    app.state.usage_alerts = UsageAlerts(app.state.database, settings.usage_alert_threshold)
 
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
@@ -98,11 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # --- issue 7: web console ---
     install_console(app)
+    app.include_router(usage_router, prefix="/api/v1")
+    app.include_router(usage_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
     app.add_api_route("/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
     app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    app.add_api_route("/metrics", metrics, include_in_schema=False)
     app.add_api_route("/", _root, include_in_schema=False)
     return app
 
@@ -111,10 +128,13 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
     """A 500 that tells the client nothing but the request id; the details go to the log."""
     log.error("unhandled_exception", path=request.url.path, exc_info=exc)
     request_id = current_request_id() or ""
+    headers = {"X-Request-Id": request_id}
+    # issue 4: a 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
+    headers.update((k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, 500))
     return JsonResponse(
         error_body("internal_error", "Something went wrong on our side. Retry safely."),
         status_code=500,
-        headers={"X-Request-Id": request_id},
+        headers=headers,
     )
 
 

@@ -113,6 +113,11 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
+class QuotaExceeded(ApiError):
+    status_code = 429
+    code = "quota_exceeded"
+
+
 class ServiceUnavailable(ApiError):
     status_code = 503
     code = "service_unavailable"

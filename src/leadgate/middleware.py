@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.context import set_request_id
 from leadgate.errors import error_body
+from leadgate.ratelimit.headers import rate_limit_headers
 
 access_log = structlog.get_logger("leadgate.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -58,6 +59,7 @@ class RequestContextMiddleware:
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", header_value))
+                headers.extend(limit_headers_and_usage(scope, message["status"]))
                 message["headers"] = headers
             await send(message)
 
@@ -134,6 +136,18 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# --- issue 4: rate-limit headers and usage counts ---
+def limit_headers_and_usage(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
+    """Counts an authenticated request's response for usage, and returns the rate-limit headers
+    of its decision (so errors raised after the limiter carry them too)."""
+    app_state = getattr(scope.get("app"), "state", None)
+    usage = getattr(app_state, "usage", None)
+    if usage is not None:
+        usage.record_response(scope, status)
+    decision = scope.get("state", {}).get("rate_limit")
+    return rate_limit_headers(decision) if decision is not None else []
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

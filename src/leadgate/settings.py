@@ -101,6 +101,49 @@ class Settings(BaseSettings):
         7, ge=1, description="How long a team invitation link stays valid."
     )
 
+    # --- issue 4: rate limits, quotas and usage ---
+    plan_rate_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-minute limit by tenant plan, JSON (`{"pro": 1000}`); a key\'s own limit '
+        "wins, plans not listed use the default.",
+    )
+    plan_monthly_quotas: dict[str, int] = Field(
+        default_factory=dict,
+        description='Monthly request quota by tenant plan, JSON (`{"free": 10000}`); a key\'s own '
+        "quota wins; plans not listed have none.",
+    )
+    rate_limit_fail_open: bool = Field(
+        True,
+        description="When Redis is unreachable, serve requests unlimited (true) or refuse them "
+        "with 503 (false).",
+    )
+    rate_limit_redis_retry_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="After a Redis failure, how long limiting skips Redis before retrying.",
+    )
+    auth_failure_limit: int = Field(
+        20, ge=1, description="Failed authentications from one address allowed per window."
+    )
+    auth_failure_window_seconds: float = Field(
+        60.0, gt=0, description="Window of the failed-authentication throttle."
+    )
+    usage_flush_seconds: float = Field(
+        5.0, gt=0, description="How often usage counters are written to the database."
+    )
+    usage_alert_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of a key's per-minute limit or monthly quota that raises an alert.",
+    )
+
+    def rate_limit_for_plan(self, plan: str) -> int:
+        return self.plan_rate_limits.get(plan, self.default_rate_limit_per_minute)
+
+    def monthly_quota_for_plan(self, plan: str) -> int | None:
+        return self.plan_monthly_quotas.get(plan)
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

@@ -14,8 +14,10 @@ from leadgate.auth.credentials import find_credential
 from leadgate.auth.principal import Principal
 from leadgate.db import get_session
 from leadgate.errors import ApiError, InsufficientScope, InvalidApiKey, TenantNotFound
+from leadgate.ratelimit.service import RateLimiter, enforce
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TenantRepository
+from leadgate.usage.service import admitted_this_month
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -67,8 +69,8 @@ async def authenticate(request: Request, response: Response, session: Session) -
         scopes=key.scopes,
         team_scope=key.team_scope,
         team_ids=key.team_ids,
-        rate_limit_per_minute=key.rate_limit_per_minute or settings.default_rate_limit_per_minute,
-        monthly_quota=key.monthly_quota,
+        rate_limit_per_minute=key.rate_limit_per_minute or settings.rate_limit_for_plan(key.plan),
+        monthly_quota=key.monthly_quota or settings.monthly_quota_for_plan(key.plan),
         expires_at=key.expires_at,
         key_source=credential.source,
         phone_region=key.phone_region,
@@ -87,11 +89,33 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# --- issue 4: rate limits ---
+async def authenticate_limited(request: Request, response: Response, session: Session) -> Principal:
+    """`authenticate` behind the failed-authentication throttle, then the key's rate limit and
+    quota: a throttled address never reaches the key lookup, and a refused request (429) never
+    reaches the scope check or the handler."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = client_ip(request)
+    limiter.check_address(address)
+    try:
+        principal = await authenticate(request, response, session)
+    except ApiError as error:
+        if error.status_code == 401:
+            await limiter.record_auth_failure(address)
+        raise
+
+    async def quota_seed() -> int:
+        return await admitted_this_month(session, principal.tenant_id, principal.api_key_id)
+
+    await enforce(request, principal, limiter, quota_seed)
+    return principal
+
+
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates and then demands `scope` (403 naming it otherwise)."""
 
     async def dependency(
-        principal: Annotated[Principal, Depends(authenticate)],
+        principal: Annotated[Principal, Depends(authenticate_limited)],
     ) -> Principal:
         if scope not in principal.scopes:
             raise InsufficientScope(

@@ -6,6 +6,7 @@ from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
+from leadgate.models.usage import Notice, UsageCount
 
 __all__ = [
     "ApiKey",
@@ -20,10 +21,12 @@ __all__ = [
     "LeadTag",
     "LoginFailure",
     "Membership",
+    "Notice",
     "Tag",
     "Team",
     "Tenant",
     "TenantScoped",
+    "UsageCount",
     "User",
     "utcnow",
 ]

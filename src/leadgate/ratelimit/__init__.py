@@ -1,0 +1,1 @@
+"""Per-key rate limits (GCRA), monthly quotas and the failed-authentication throttle."""

@@ -1,0 +1,259 @@
+"""Limits shared through Redis: several real server processes, and Redis going away and back."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Backend, ServerThread
+from tests.factories import create_api_key, create_tenant
+from tests.test_serve import LEADGATE, free_port
+
+
+def _needs_redis(backend: Backend) -> None:
+    if not backend.settings.redis_url:
+        pytest.skip("the PostgreSQL + Redis backend only")
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + 60  # slow under coverage on a busy machine
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start")
+
+
+@contextmanager
+def _servers(backend: Backend, count: int, tmp_path: Path) -> Iterator[list[str]]:
+    """`count` real `leadgate serve` processes sharing the backend's PostgreSQL and Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
+    env.update(backend.env())
+    env["LEADGATE_ACCESS_LOG"] = "false"
+    processes = []
+    urls = []
+    try:
+        for index in range(count):
+            port = free_port()
+            with (tmp_path / f"server-{index}.log").open("wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [LEADGATE, "serve", "--port", str(port)],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, processes, strict=True):
+            _wait_until_up(url, process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+async def _burst(urls: list[str], headers: dict[str, str], total: int) -> list[int]:
+    """`total` requests at once, spread round-robin over the servers."""
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+        # Warm every process's connections first (another key: not part of the count).
+        semaphore = asyncio.Semaphore(60)
+
+        async def one(index: int) -> int:
+            async with semaphore:
+                url = urls[index % len(urls)]
+                response = await http.get(f"{url}/api/v1/leads/lead_x", headers=headers)
+                return response.status_code
+
+        return await asyncio.gather(*(one(i) for i in range(total)))
+
+
+@pytest.mark.slow
+def test_three_processes_share_one_limit(backend: Backend, tmp_path: Path) -> None:
+    """3 x limit requests at once through 3 processes: the limit holds as in one process.
+
+    GCRA refills one request every 60/limit seconds, so a burst that lasts longer than that
+    earns refills; the bound below is the limit plus the refills the burst's duration allows,
+    and nothing for the number of processes.
+    """
+    _needs_redis(backend)
+    tenant = create_tenant(backend)
+    results = []
+    with _servers(backend, 3, tmp_path) as urls:
+        # Warm each process (pools, script cache) with another key.
+        for url in urls:
+            for _ in range(5):
+                httpx.get(f"{url}/api/v1/leads/lead_x", headers=tenant.headers, timeout=10)
+        for limit in (20, 100):
+            key = create_api_key(backend, tenant, ["leads:read"], rate_limit_per_minute=limit)
+            started = time.monotonic()
+            statuses = asyncio.run(_burst(urls, key.headers, 3 * limit))
+            elapsed = time.monotonic() - started
+            results.append((limit, statuses.count(404), statuses.count(429), elapsed))
+    for limit, admitted, refused, elapsed in results:
+        print(
+            f"limit {limit}/min: {3 * limit} requests over 3 processes in {elapsed:.2f}s, "
+            f"{admitted} admitted, {refused} refused"
+        )
+        assert admitted + refused == 3 * limit
+        refills = math.floor(elapsed / (60 / limit))
+        assert limit <= admitted <= limit + refills
+        if refills == 0:  # the burst fit in one refill interval: exact
+            assert admitted == limit
+
+
+def _metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not _redis_up(port):
+        assert time.monotonic() < deadline, "private redis-server did not start"
+        time.sleep(0.05)
+    return process
+
+
+def _command_stats(port: int) -> dict[str, int]:
+    import redis
+
+    client = redis.Redis(port=port)
+    try:
+        info = client.info("commandstats")
+    finally:
+        client.close()
+    stats = {}
+    for name, values in info.items():
+        command = name.removeprefix("cmdstat_")
+        stats[command] = int(values["calls"])
+        stats[f"{command}_failed"] = int(values.get("failed_calls", 0))
+    return stats
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@contextmanager
+def _app_on(backend: Backend, **overrides: object) -> Iterator[ServerThread]:
+    from leadgate.app import create_app
+
+    settings = backend.settings.model_copy(
+        update={"redis_prefix": f"lgtest:{uuid.uuid4().hex[:8]}:", **overrides}
+    )
+    server = ServerThread(create_app(settings))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
+    _needs_redis(backend)
+    tenant = create_tenant(backend)
+    key = create_api_key(backend, tenant, ["leads:read"], rate_limit_per_minute=5)
+    port = free_port()
+    redis = _start_redis(port)
+    try:
+        with (
+            _app_on(
+                backend,
+                redis_url=f"redis://127.0.0.1:{port}/0",
+                rate_limit_redis_retry_seconds=0.2,
+            ) as server,
+            httpx.Client(base_url=server.url, timeout=10) as http,
+        ):
+
+            def get() -> httpx.Response:
+                return http.get("/api/v1/leads/lead_x", headers=key.headers)
+
+            assert [get().status_code for _ in range(6)] == [404] * 5 + [429]
+            # One round trip per request: one EVALSHA each (plus loading the script once).
+            stats = _command_stats(port)
+            assert stats.get("evalsha", 0) - stats.get("evalsha_failed", 0) == 6
+            assert stats.get("script|load", 0) <= 1
+            assert "eval" not in stats
+            assert stats["time"] == 6  # the script's clock read: it ran once per request
+
+            _stop(redis)
+            failures = _metric(server.url, "leadgate_ratelimit_redis_failures_total")
+            unchecked = _metric(server.url, "leadgate_ratelimit_unchecked_requests_total")
+            during = [get() for _ in range(20)]
+            assert [r.status_code for r in during] == [404] * 20  # still served
+            assert all("X-RateLimit-Limit" not in r.headers for r in during)
+            assert _metric(server.url, "leadgate_ratelimit_redis_failures_total") > failures
+            assert (
+                _metric(server.url, "leadgate_ratelimit_unchecked_requests_total") >= unchecked + 20
+            )
+
+            redis = _start_redis(port)
+            time.sleep(0.3)  # past the retry pause
+            # The new Redis is empty: the key has its whole allowance again, then is limited.
+            statuses = []
+            deadline = time.monotonic() + 10
+            while 429 not in statuses and time.monotonic() < deadline:
+                response = get()
+                if "X-RateLimit-Limit" in response.headers:
+                    statuses.append(response.status_code)
+                else:
+                    time.sleep(0.25)  # the pool's stale connection failed once; retry
+            assert statuses == [404] * 5 + [429]
+    finally:
+        if redis.poll() is None:
+            _stop(redis)
+
+
+def test_fail_closed_refuses_with_503(backend: Backend) -> None:
+    tenant = create_tenant(backend)
+    with (
+        _app_on(
+            backend, redis_url=f"redis://127.0.0.1:{free_port()}/0", rate_limit_fail_open=False
+        ) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        response = http.get("/api/v1/leads/lead_x", headers=tenant.headers)
+        assert response.status_code == 503
+        assert response.json()["error"] == "service_unavailable"
+        assert response.headers["Retry-After"] == "1"
