@@ -19,6 +19,7 @@ UNSCOPED_ALLOWED = {
     "KeyLookupRepository": "finds a key by its secret's HMAC before the tenant is known",
     "KeyOwnerRepository": "operators' CLI names a key by id",
     "TenantRepository": "the tenants table is the scope itself",
+    "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}
 SCOPING_MARKS = (

@@ -23,6 +23,8 @@ from leadgate.openapi import install_openapi
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.webhooks.router import router as webhooks_router
+from leadgate.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("leadgate.app")
 
@@ -41,9 +43,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
+    # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
+    webhooks = WebhookWorker(database, settings)
+    webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
     try:
         yield
     finally:
+        if webhook_task is not None:
+            await webhooks.shutdown(webhook_task)
         await recorder.stop(flusher, database)
         await database.dispose()
         if app.state.redis is not None:
@@ -79,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
+    app.include_router(webhooks_router, prefix="/api/v1")
+    app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

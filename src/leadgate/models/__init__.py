@@ -5,6 +5,7 @@ from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
+from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -20,5 +21,8 @@ __all__ = [
     "Tenant",
     "TenantScoped",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]
