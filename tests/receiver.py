@@ -53,11 +53,14 @@ class Receiver:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-request (SIGKILL): nothing was delivered
                 received = Received(
                     at=time.monotonic(),
                     path=self.path,
                     headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length),
+                    body=body,
                 )
                 with receiver.lock:
                     index = len(receiver.requests)
@@ -65,17 +68,26 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status, headers, body = receiver.responder(index, received)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:
+                    pass  # the sender gave up (timeout) or died: what it may do
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # senders connect concurrently (a batch at a time)
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a sender that dies or times out resets its connection: expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

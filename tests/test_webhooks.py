@@ -638,3 +638,54 @@ def test_auth_matrix(
     right = create_api_key(backend, tenant, [scope])
     response = call(right.headers)
     assert response.status_code == success, response.text
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_lists_and_tests_endpoints(
+    backend: Backend, client: httpx.Client, receiver: Receiver
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from leadgate.cli import app
+
+    runner = CliRunner()
+
+    def cli(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
+
+    tenant = create_tenant(backend)
+    assert "(no webhook endpoints)" in cli("webhooks", "list", "--tenant", tenant.slug).stdout
+    endpoint = make_endpoint(client, tenant, receiver.url, eventTypes=["lead.created"])
+    listed = cli("webhooks", "list", "--tenant", tenant.slug, "--json")
+    assert listed.exit_code == 0, listed.output
+    assert [e["id"] for e in json.loads(listed.stdout)] == [endpoint["id"]]
+    assert endpoint["secret"] not in listed.stdout
+    text = cli("webhooks", "list", "--tenant", tenant.slug).stdout
+    assert endpoint["id"] in text
+    assert "lead.created" in text
+
+    sent = cli("webhooks", "test", endpoint["id"])
+    assert sent.exit_code == 0, sent.output
+    assert "delivered: 200" in sent.stdout
+    [request] = receiver.received()
+    assert Webhook(endpoint["secret"]).verify(request.body, request.headers)["type"] == (
+        "webhook.test"
+    )
+    as_json = json.loads(cli("webhooks", "test", endpoint["id"], "--json").stdout)
+    assert as_json["success"] is True
+
+    with running_receiver(always(503, b"maintenance")) as down:
+        failing = make_endpoint(client, tenant, down.url)
+        result = cli("webhooks", "test", failing["id"])
+        assert result.exit_code == 1
+        assert "FAILED: 503" in result.stdout
+        assert "maintenance" in result.stdout
+
+    missing = cli("webhooks", "test", "whep_nope")
+    assert missing.exit_code == 1
+    assert "no webhook endpoint whep_nope" in missing.output
+    assert cli("webhooks", "list", "--tenant", "no-such-tenant").exit_code == 1
