@@ -184,3 +184,26 @@ def test_private_targets_are_refused_at_delivery_time_too(tmp_path: Path) -> Non
     assert result.status_code is None
     assert result.error is not None
     assert result.error.startswith("refused URL")
+
+
+def test_worker_survives_an_unreachable_database(tmp_path: Path) -> None:
+    from leadgate.db import Database
+    from leadgate.webhooks.worker import WebhookWorker
+
+    config = settings(
+        tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/missing/dir/leadgate.db",
+        webhooks_poll_seconds=0.05,
+    )
+
+    async def go() -> None:
+        database = Database(config)
+        worker = WebhookWorker(database, config)
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.3)  # several failing rounds, each logged
+        assert not task.done()
+        await worker.shutdown(task)
+        assert task.done()
+        await database.dispose()
+
+    asyncio.run(go())

@@ -689,3 +689,39 @@ def test_cli_lists_and_tests_endpoints(
     assert missing.exit_code == 1
     assert "no webhook endpoint whep_nope" in missing.output
     assert cli("webhooks", "list", "--tenant", "no-such-tenant").exit_code == 1
+
+
+def test_endpoint_deleted_while_an_attempt_is_in_flight(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = create_tenant(backend)
+    with running_receiver(delay=0.5) as receiver:
+        endpoint = make_endpoint(client, tenant, receiver.url)
+        create_lead(client, tenant)
+        receiver.wait_for(1)
+        path = f"/api/v1/webhook-endpoints/{endpoint['id']}"
+        assert client.delete(path, headers=tenant.headers).status_code == 204
+        time.sleep(0.8)  # the attempt's response arrives; its delivery is gone
+    assert count_rows(backend, WebhookDelivery, tenant.id) == 0
+    assert count_rows(backend, WebhookAttempt, tenant.id) == 0
+    # The worker carries on with other tenants' work.
+    other = create_tenant(backend)
+    with running_receiver() as next_receiver:
+        make_endpoint(client, other, next_receiver.url)
+        create_lead(client, other)
+        next_receiver.wait_for(1)
+
+
+def test_openapi_documents_the_webhook_routes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths["/api/v1/webhook-endpoints"]) == {"get", "post"}
+    assert set(paths["/api/v1/webhook-endpoints/{endpoint_id}"]) == {"get", "patch", "delete"}
+    for path in (
+        "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        "/api/v1/webhook-endpoints/{endpoint_id}/test",
+        "/api/v1/events/{event_id}/replay",
+    ):
+        assert "post" in paths[path]
+    for path in ("/api/v1/event-types", "/api/v1/events"):
+        assert "get" in paths[path]
+    assert "/api/webhook-endpoints" not in paths

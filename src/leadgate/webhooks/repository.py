@@ -99,8 +99,9 @@ class WebhookDeliveryRepository(TenantScopedRepository):
 
     async def record_outcome(
         self, delivery_id: str, *, status: str, next_attempt_at: datetime | None, at: datetime
-    ) -> None:
-        await self.session.execute(
+    ) -> bool:
+        """False when the delivery is gone (its endpoint was deleted while it was in flight)."""
+        result = await self.session.execute(
             self._scoped_update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery_id)
             .values(
@@ -110,6 +111,7 @@ class WebhookDeliveryRepository(TenantScopedRepository):
                 last_attempt_at=at,
             )
         )
+        return bool(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True, slots=True)

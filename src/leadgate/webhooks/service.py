@@ -340,13 +340,27 @@ async def apply_attempt(
     """Logs an attempt and decides what follows: done, a retry later, or giving up."""
     deliveries = WebhookDeliveryRepository(session, job.tenant_id)
     endpoints = WebhookEndpointRepository(session, job.tenant_id)
-    number = job.attempts + 1
+    retry_at: datetime | None = None
+    if result.succeeded:
+        status = "succeeded"
+    else:
+        schedule = settings.webhooks_retry_schedule
+        if result.status_code != 410 and job.trigger != "test" and job.attempts < len(schedule):
+            delay = schedule[job.attempts]
+            if result.retry_after is not None:
+                delay = min(result.retry_after, settings.webhooks_retry_after_max_seconds)
+            retry_at = utcnow() + timedelta(seconds=delay)
+        status = "pending" if retry_at else "failed"
+    if not await deliveries.record_outcome(
+        job.delivery_id, status=status, next_attempt_at=retry_at, at=result.attempted_at
+    ):
+        return
     deliveries.add_attempt(
         WebhookAttempt(
             id=new_id("wha"),
             tenant_id=job.tenant_id,
             delivery_id=job.delivery_id,
-            attempt_number=number,
+            attempt_number=job.attempts + 1,
             attempted_at=result.attempted_at,
             status_code=result.status_code,
             latency_ms=result.latency_ms,
@@ -355,24 +369,8 @@ async def apply_attempt(
         )
     )
     if result.succeeded:
-        await deliveries.record_outcome(
-            job.delivery_id, status="succeeded", next_attempt_at=None, at=result.attempted_at
-        )
         await endpoints.mark_healthy(job.endpoint_id)
         return
-    schedule = settings.webhooks_retry_schedule
-    retry_at: datetime | None = None
-    if result.status_code != 410 and job.trigger != "test" and job.attempts < len(schedule):
-        delay = schedule[job.attempts]
-        if result.retry_after is not None:
-            delay = min(result.retry_after, settings.webhooks_retry_after_max_seconds)
-        retry_at = utcnow() + timedelta(seconds=delay)
-    await deliveries.record_outcome(
-        job.delivery_id,
-        status="pending" if retry_at else "failed",
-        next_attempt_at=retry_at,
-        at=result.attempted_at,
-    )
     if result.status_code == 410:
         await _disable(session, job, "the receiver answered 410 Gone")
         return

@@ -46,7 +46,15 @@ class WebhookWorker:
             jobs = await WebhookQueueRepository(session).claim_due(
                 now, lease_until, self.settings.webhooks_batch_size
             )
-        await asyncio.gather(*(self._deliver(client, job) for job in jobs))
+        outcomes = await asyncio.gather(
+            *(self._deliver(client, job) for job in jobs), return_exceptions=True
+        )
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                # Not recorded: the lease runs out and the attempt is made again.
+                log.error(
+                    "webhook_attempt_not_recorded", delivery_id=job.delivery_id, exc_info=outcome
+                )
         return dispatched + len(jobs)
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job) -> None:
