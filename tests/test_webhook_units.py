@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import InvalidToken
 from standardwebhooks import Webhook
 
 from leadgate.models import utcnow
 from leadgate.settings import Settings
 from leadgate.webhooks.delivery import AttemptResult, attempt, new_client
 from leadgate.webhooks.repository import Job
-from leadgate.webhooks.signing import generate_secret, signed_headers
+from leadgate.webhooks.signing import generate_secret, seal, signed_headers, unseal
 from leadgate.webhooks.urls import UnsafeUrl, check_target, is_public
 from tests.receiver import Received, always, running_receiver
 
@@ -99,13 +101,23 @@ def test_secrets_and_signatures_follow_standard_webhooks() -> None:
     assert Webhook(other).verify(body, headers)["type"] == "lead.created"
 
 
-def job(url: str, secret: str) -> Job:
+def test_secrets_are_sealed_at_rest() -> None:
+    secret = generate_secret()
+    sealed = seal(secret, b"server-secret-one")
+    assert secret not in sealed
+    assert len(sealed) <= 255
+    assert unseal(sealed, b"server-secret-one") == secret
+    with pytest.raises(InvalidToken):
+        unseal(sealed, b"server-secret-two")
+
+
+def job(url: str, secret: str, config: Settings) -> Job:
     return Job(
         delivery_id="whd_1",
         tenant_id="ten_1",
         endpoint_id="whep_1",
         url=url,
-        secrets=(secret,),
+        secrets=(seal(secret, config.secret_bytes),),
         event_id="evt_1",
         event_type="lead.created",
         event_created_at=datetime(2026, 11, 21, 8, 41, 12, 441000, tzinfo=UTC),
@@ -126,7 +138,8 @@ def send(config: Settings, target: Job) -> AttemptResult:
 def test_an_attempt_is_signed_and_logged(tmp_path: Path) -> None:
     secret = generate_secret()
     with running_receiver(always(201, "é".encode() * 2000)) as receiver:
-        result = send(settings(tmp_path), job(receiver.url, secret))
+        config = settings(tmp_path)
+        result = send(config, job(receiver.url, secret, config))
         [request] = receiver.received()
     assert result.succeeded
     assert result.status_code == 201
@@ -144,7 +157,8 @@ def test_an_attempt_is_signed_and_logged(tmp_path: Path) -> None:
 
 def test_redirects_are_not_followed(tmp_path: Path) -> None:
     with running_receiver(always(302, b"", {"Location": "http://169.254.169.254/"})) as receiver:
-        result = send(settings(tmp_path), job(receiver.url, generate_secret()))
+        config = settings(tmp_path)
+        result = send(config, job(receiver.url, generate_secret(), config))
         assert len(receiver.received()) == 1
     assert result.status_code == 302
     assert not result.succeeded
@@ -153,19 +167,20 @@ def test_redirects_are_not_followed(tmp_path: Path) -> None:
 def test_retry_after_as_an_http_date(tmp_path: Path) -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     with running_receiver(always(503, b"", {"Retry-After": later})) as receiver:
-        result = send(settings(tmp_path), job(receiver.url, generate_secret()))
+        config = settings(tmp_path)
+        result = send(config, job(receiver.url, generate_secret(), config))
     assert result.retry_after is not None
     assert 25 <= result.retry_after <= 31
     with running_receiver(always(503, b"", {"Retry-After": "soon"})) as receiver:
-        assert send(settings(tmp_path), job(receiver.url, generate_secret())).retry_after is None
+        assert send(config, job(receiver.url, generate_secret(), config)).retry_after is None
     with running_receiver(always(500, b"", {"Retry-After": "5"})) as receiver:
-        assert send(settings(tmp_path), job(receiver.url, generate_secret())).retry_after is None
+        assert send(config, job(receiver.url, generate_secret(), config)).retry_after is None
 
 
 def test_slow_receivers_time_out(tmp_path: Path) -> None:
     config = settings(tmp_path, webhooks_timeout_seconds=0.3, webhooks_lease_seconds=5)
     with running_receiver(delay=1.5) as receiver:
-        result = send(config, job(receiver.url, generate_secret()))
+        result = send(config, job(receiver.url, generate_secret(), config))
     assert result.status_code is None
     assert result.error is not None
     assert "timed out" in result.error
@@ -179,7 +194,7 @@ def test_private_targets_are_refused_at_delivery_time_too(tmp_path: Path) -> Non
         raise AssertionError("must not be called")
 
     with running_receiver(never) as receiver:
-        result = send(config, job(receiver.url, generate_secret()))
+        result = send(config, job(receiver.url, generate_secret(), config))
         assert receiver.received() == []
     assert result.status_code is None
     assert result.error is not None
@@ -207,3 +222,22 @@ def test_worker_survives_an_unreachable_database(tmp_path: Path) -> None:
         await database.dispose()
 
     asyncio.run(go())
+
+
+def test_unreadable_secrets_after_a_server_secret_change(tmp_path: Path) -> None:
+    before = settings(tmp_path, secret_key="a" * 40)
+    after = settings(tmp_path, secret_key="b" * 40)
+    old, new = generate_secret(), generate_secret()
+    with running_receiver() as receiver:
+        # Current secret unreadable: the attempt fails without sending anything.
+        result = send(after, job(receiver.url, old, before))
+        assert receiver.received() == []
+        assert result.error is not None
+        assert "LEADGATE_SECRET_KEY" in result.error
+        # Rotated since: the readable new secret signs alone; the unreadable old one is left out.
+        rotated = job(receiver.url, new, after)
+        rotated = dataclasses.replace(rotated, secrets=(*rotated.secrets, seal(old, b"a" * 40)))
+        assert send(after, rotated).succeeded
+        [request] = receiver.received()
+    assert len(request.headers["webhook-signature"].split(" ")) == 1
+    Webhook(new).verify(request.body, request.headers)

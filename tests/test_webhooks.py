@@ -136,6 +136,18 @@ def test_endpoint_lifecycle(backend: Backend, client: httpx.Client, receiver: Re
     assert secret not in str([(e.before, e.after) for e in fetch_audit(backend, tenant)])
 
 
+def test_signing_secrets_are_encrypted_at_rest(
+    backend: Backend, client: httpx.Client, receiver: Receiver
+) -> None:
+    from tests.factories import fetch_rows
+
+    tenant = create_tenant(backend)
+    endpoint = make_endpoint(client, tenant, receiver.url)
+    [row] = fetch_rows(backend, WebhookEndpoint, tenant.id)
+    assert endpoint["secret"] not in row.secret
+    assert endpoint["secret"].removeprefix("whsec_") not in row.secret
+
+
 def fetch_audit(backend: Backend, tenant: TenantInfo) -> list[AuditEvent]:
     from tests.factories import fetch_rows
 

@@ -20,9 +20,9 @@ class WebhookEndpoint(TenantScoped, Base):
     event_types: Mapped[list[str]] = mapped_column(default=list)
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
-    # The signing secret must be readable to sign with (HMAC is symmetric).
-    secret: Mapped[str] = mapped_column(sa.String(100))
-    previous_secret: Mapped[str | None] = mapped_column(sa.String(100))
+    # Signing secrets, encrypted with a key derived from the server secret (webhooks.signing.seal).
+    secret: Mapped[str] = mapped_column(sa.String(255))
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(255))
     previous_secret_expires_at: Mapped[datetime | None]
     # Start of the current run of failed attempts; cleared by any success.
     failing_since: Mapped[datetime | None]

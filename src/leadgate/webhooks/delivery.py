@@ -10,6 +10,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+from cryptography.fernet import InvalidToken
 
 from leadgate import __version__
 from leadgate.models import utcnow
@@ -18,7 +19,7 @@ from leadgate.settings import Settings
 from leadgate.webhooks.repository import Job
 
 __all__ = ["AttemptResult", "Job", "attempt", "message_body", "new_client"]
-from leadgate.webhooks.signing import signed_headers
+from leadgate.webhooks.signing import signed_headers, unseal
 from leadgate.webhooks.urls import UnsafeUrl, check_target
 
 SNIPPET_BYTES = 2048
@@ -60,11 +61,10 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
 async def attempt(client: httpx.AsyncClient, settings: Settings, job: Job) -> AttemptResult:
     body = message_body(job)
     now = utcnow()
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **signed_headers(job.secrets, job.event_id, now, body),
-    }
+    signing = _readable_secrets(job, settings)
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    if signing:
+        headers.update(signed_headers(signing, job.event_id, now, body))
     started = time.monotonic()
 
     def result(
@@ -84,6 +84,8 @@ async def attempt(client: httpx.AsyncClient, settings: Settings, job: Job) -> At
             request_body=body,
         )
 
+    if not signing:
+        return result(error="the signing secret cannot be read (was LEADGATE_SECRET_KEY changed?)")
     try:
         # Checked before every attempt, not just at creation: DNS can change (rebinding).
         await check_target(job.url, allow_private=settings.webhooks_private_allowed)
@@ -102,6 +104,19 @@ async def attempt(client: httpx.AsyncClient, settings: Settings, job: Job) -> At
         return result(error=f"timed out after {settings.webhooks_timeout_seconds:g} s")
     except httpx.HTTPError as error:
         return result(error=f"{type(error).__name__}: {error}"[:500])
+
+
+def _readable_secrets(job: Job, settings: Settings) -> list[str]:
+    """The endpoint's secrets in the clear; none if the current one cannot be read (the server
+    secret changed). A previous secret that cannot be read is left out."""
+    readable: list[str] = []
+    for position, sealed in enumerate(job.secrets):
+        try:
+            readable.append(unseal(sealed, settings.secret_bytes))
+        except InvalidToken:
+            if position == 0:
+                return []
+    return readable
 
 
 async def _read_snippet(response: httpx.Response) -> str:

@@ -122,7 +122,7 @@ class Job:
     tenant_id: str
     endpoint_id: str
     url: str
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...]  # sealed (encrypted); the sender opens them
     event_id: str
     event_type: str
     event_created_at: datetime

@@ -47,14 +47,14 @@ async def create_endpoint(
     request: Request, body: EndpointCreate, principal: WebhooksWrite, session: Session
 ) -> EndpointWithSecret:
     """The response carries the signing secret (`whsec_…`): store it, it is not shown again."""
-    endpoint = await service.create_endpoint(
+    endpoint, secret = await service.create_endpoint(
         session,
         get_settings(request),
         tenant_id=principal.tenant_id,
         data=body,
         actor=principal.actor,
     )
-    return EndpointWithSecret(**service.endpoint_out(endpoint).model_dump(), secret=endpoint.secret)
+    return EndpointWithSecret(**service.endpoint_out(endpoint).model_dump(), secret=secret)
 
 
 @router.get("/webhook-endpoints", response_model=EndpointList, summary="List webhook endpoints")

@@ -34,7 +34,7 @@ from leadgate.webhooks.schemas import (
     SentRequest,
     TesterResult,
 )
-from leadgate.webhooks.signing import generate_secret
+from leadgate.webhooks.signing import generate_secret, seal
 from leadgate.webhooks.urls import UnsafeUrl, check_target
 
 ENDPOINT_TARGET = "webhook_endpoint"
@@ -89,8 +89,10 @@ async def create_endpoint(
     tenant_id: str,
     data: EndpointCreate,
     actor: dict[str, Any],
-) -> WebhookEndpoint:
+) -> tuple[WebhookEndpoint, str]:
+    """The new endpoint and its signing secret, in the clear this once."""
     now = utcnow()
+    secret = generate_secret()
     endpoint = WebhookEndpoint(
         id=new_id("whep"),
         tenant_id=tenant_id,
@@ -98,7 +100,7 @@ async def create_endpoint(
         description=data.description,
         event_types=_checked_event_types(data.event_types),
         enabled=data.enabled,
-        secret=generate_secret(),
+        secret=seal(secret, settings.secret_bytes),
         created_at=now,
         updated_at=now,
     )
@@ -112,7 +114,7 @@ async def create_endpoint(
         target_id=endpoint.id,
         after=_snapshot(endpoint),
     )
-    return endpoint
+    return endpoint, secret
 
 
 async def get_endpoint(session: AsyncSession, tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
@@ -200,9 +202,10 @@ async def rotate_secret(
     endpoint = await get_endpoint(session, tenant_id, endpoint_id)
     now = utcnow()
     grace_until = now + timedelta(seconds=settings.webhooks_secret_grace_seconds)
+    secret = generate_secret()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = grace_until
-    endpoint.secret = generate_secret()
+    endpoint.secret = seal(secret, settings.secret_bytes)
     endpoint.updated_at = now
     await audit.record(
         session,
@@ -213,7 +216,7 @@ async def rotate_secret(
         target_id=endpoint.id,
         after={"previousSecretExpiresAt": grace_until.isoformat()},
     )
-    return endpoint, endpoint.secret, grace_until
+    return endpoint, secret, grace_until
 
 
 async def list_deliveries(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
+from cryptography.fernet import Fernet
 from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
@@ -15,6 +18,22 @@ SECRET_BYTES = 32  # the spec asks for 24 to 64 random bytes
 
 def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _fernet(server_secret: bytes) -> Fernet:
+    # A key of its own, derived from the server secret, for this one purpose.
+    key = hmac.new(server_secret, b"leadgate:webhook-secrets:v1", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(secret: str, server_secret: bytes) -> str:
+    """A signing secret as stored: encrypted (HMAC signing needs it back, so it cannot be a
+    hash); a copy of the database alone does not let anyone forge leadgate's webhooks."""
+    return _fernet(server_secret).encrypt(secret.encode()).decode()
+
+
+def unseal(token: str, server_secret: bytes) -> str:
+    return _fernet(server_secret).decrypt(token.encode()).decode()
 
 
 def signature_header(
