@@ -241,3 +241,8 @@ def test_unreadable_secrets_after_a_server_secret_change(tmp_path: Path) -> None
         [request] = receiver.received()
     assert len(request.headers["webhook-signature"].split(" ")) == 1
     Webhook(new).verify(request.body, request.headers)
+
+
+def test_retry_schedule_refuses_negative_delays(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="RETRY_SCHEDULE"):
+        settings(tmp_path, webhooks_retry_schedule=[5, -1])

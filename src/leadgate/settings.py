@@ -167,7 +167,9 @@ class Settings(BaseSettings):
         return self.environment is not Environment.production
 
     @model_validator(mode="after")
-    def _lease_outlives_timeout(self) -> Settings:
+    def _check_webhook_timings(self) -> Settings:
         if self.webhooks_lease_seconds <= self.webhooks_timeout_seconds:
             raise ValueError("LEADGATE_WEBHOOKS_LEASE_SECONDS must exceed the timeout")
+        if any(delay < 0 for delay in self.webhooks_retry_schedule):
+            raise ValueError("LEADGATE_WEBHOOKS_RETRY_SCHEDULE delays must be 0 or more")
         return self
