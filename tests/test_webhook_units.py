@@ -246,3 +246,42 @@ def test_unreadable_secrets_after_a_server_secret_change(tmp_path: Path) -> None
 def test_retry_schedule_refuses_negative_delays(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="RETRY_SCHEDULE"):
         settings(tmp_path, webhooks_retry_schedule=[5, -1])
+
+
+def test_connections_go_only_to_checked_public_addresses() -> None:
+    """The transport resolves and checks the name itself and connects to the address it checked,
+    so no later DNS answer (rebinding) can send a request inward."""
+    import httpx
+
+    from leadgate.webhooks.transport import PublicOnlyBackend, public_only_transport
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=public_only_transport()) as client:
+            for url in ("https://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x"):
+                with pytest.raises(httpx.ConnectError, match="non-public"):
+                    await client.post(url)
+            with pytest.raises(httpx.ConnectError, match="cannot resolve"):
+                await client.post("https://no-such-host.invalid/x")
+        with running_receiver() as receiver:
+            allow_all = public_only_transport(allowed=lambda _address: True)
+            async with httpx.AsyncClient(transport=allow_all) as client:
+                assert (await client.post(receiver.url, content=b"{}")).status_code == 200
+        with pytest.raises(httpcore.ConnectError):
+            await PublicOnlyBackend().connect_unix_socket("/tmp/x.sock")
+
+    import httpcore
+
+    asyncio.run(go())
+
+
+def test_production_clients_use_the_public_only_transport(tmp_path: Path) -> None:
+    import httpx
+
+    config = settings(tmp_path, webhooks_allow_private=False)
+
+    async def go() -> None:
+        async with new_client(config) as client:
+            with pytest.raises(httpx.ConnectError, match="non-public"):
+                await client.post("https://127.0.0.1:9/hook")
+
+    asyncio.run(go())

@@ -20,6 +20,7 @@ from leadgate.webhooks.repository import Job
 
 __all__ = ["AttemptResult", "Job", "attempt", "message_body", "new_client"]
 from leadgate.webhooks.signing import signed_headers, unseal
+from leadgate.webhooks.transport import public_only_transport
 from leadgate.webhooks.urls import UnsafeUrl, check_target
 
 SNIPPET_BYTES = 2048
@@ -55,6 +56,7 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
         follow_redirects=False,
         timeout=httpx.Timeout(settings.webhooks_timeout_seconds),
         trust_env=False,
+        transport=None if settings.webhooks_private_allowed else public_only_transport(),
     )
 
 
