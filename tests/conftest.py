@@ -9,11 +9,13 @@ of skipping the backend.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +29,10 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
+from leadgate.auth.dependencies import Session
 from leadgate.context import current_request_id
+from leadgate.errors import Conflict
+from leadgate.events.service import emit
 from leadgate.logging import configure_logging
 from leadgate.migrate import upgrade
 from leadgate.settings import Settings
@@ -46,6 +51,14 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TEST_SECRET = "test-secret-" + "x" * 40
 BASE_DOMAIN = "localtest.me"
 BACKENDS = [b for b in os.environ.get("LEADGATE_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
+# Short webhook timings for every test server: retries in milliseconds, not hours.
+WEBHOOK_TEST_SETTINGS: dict[str, Any] = {
+    "webhooks_poll_seconds": 0.05,
+    "webhooks_retry_schedule": [0.05] * 5,
+    "webhooks_timeout_seconds": 2.0,
+    "webhooks_lease_seconds": 3.0,
+    "webhooks_retry_after_max_seconds": 1.5,
+}
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -148,6 +161,13 @@ class Backend:
             "LEADGATE_DATA_DIR": str(self.settings.data_dir),
             "LEADGATE_ENVIRONMENT": "test",
             "LEADGATE_BASE_DOMAIN": BASE_DOMAIN,
+            "LEADGATE_WEBHOOKS_POLL_SECONDS": str(self.settings.webhooks_poll_seconds),
+            "LEADGATE_WEBHOOKS_RETRY_SCHEDULE": json.dumps(self.settings.webhooks_retry_schedule),
+            "LEADGATE_WEBHOOKS_TIMEOUT_SECONDS": str(self.settings.webhooks_timeout_seconds),
+            "LEADGATE_WEBHOOKS_LEASE_SECONDS": str(self.settings.webhooks_lease_seconds),
+            "LEADGATE_WEBHOOKS_RETRY_AFTER_MAX_SECONDS": str(
+                self.settings.webhooks_retry_after_max_seconds
+            ),
         }
         if self.settings.redis_url:
             env["LEADGATE_REDIS_URL"] = self.settings.redis_url
@@ -191,6 +211,15 @@ def add_test_routes(app: FastAPI) -> None:
 
     app.add_api_route("/__test__/boom", boom, include_in_schema=False)
 
+    async def emit_then_fail(tenant_id: str, session: Session) -> None:
+        # An event written, then an error: the request's rollback must take the event with it.
+        await emit(session, tenant_id, "lead.created", {"id": "lead_rolled_back"})
+        raise Conflict("failed after the event was written")
+
+    app.add_api_route(
+        "/__test__/emit-then-fail", emit_then_fail, methods=["POST"], include_in_schema=False
+    )
+
 
 def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -203,6 +232,7 @@ def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
         # Every test calls from 127.0.0.1: only the throttle's own tests use a low limit.
         "auth_failure_limit": 100_000,
         "usage_flush_seconds": 0.2,
+        **WEBHOOK_TEST_SETTINGS,
     }
     if name == "postgres":
         values["database_url"] = overrides.pop("database_url")
@@ -222,21 +252,18 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def backend(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Backend]:
-    name = request.param
-    data_dir = tmp_path_factory.mktemp(f"data-{name}")
+@contextmanager
+def running_backend(name: str, data_dir: Any, **settings_overrides: Any) -> Iterator[Backend]:
+    """A fresh, migrated database for `name` and a leadgate server on it."""
     cleanups: list[Coroutine[Any, Any, None]] = []
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = dict(settings_overrides)
     if name == "postgres":
         require_service("PostgreSQL", PG_ADMIN_DSN, 5432)
         require_service("Redis", REDIS_URL, 6379)
         database = f"lg_test_{uuid.uuid4().hex[:12]}"
         asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
         prefix = f"lgtest:{uuid.uuid4().hex[:8]}:"
-        overrides = {"database_url": pg_url(database), "redis_prefix": prefix}
+        overrides.update(database_url=pg_url(database), redis_prefix=prefix)
         cleanups = [
             pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'),
             _drop_redis_prefix(prefix),
@@ -253,6 +280,15 @@ def backend(
         server.stop()
         for cleanup in cleanups:
             asyncio.run(cleanup)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    name = request.param
+    with running_backend(name, tmp_path_factory.mktemp(f"data-{name}")) as running:
+        yield running
 
 
 class QueryRecorder:

@@ -25,6 +25,7 @@ UNSCOPED_ALLOWED = {
     "LoginFailureRepository": "failed sign-ins are counted before a user or tenant is known",
     "MembershipLookupRepository": "the tenant switcher lists a user's tenants",
     "InvitationLookupRepository": "an invitation link is found by its token before its tenant",
+    "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}
 SCOPING_MARKS = (

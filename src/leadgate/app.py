@@ -33,6 +33,8 @@ from leadgate.settings import Settings
 from leadgate.usage.alerts import UsageAlerts
 from leadgate.usage.recorder import UsageRecorder
 from leadgate.usage.router import router as usage_router
+from leadgate.webhooks.router import router as webhooks_router
+from leadgate.webhooks.worker import WebhookWorker
 
 log = structlog.get_logger("leadgate.app")
 
@@ -58,9 +60,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # issue 4: usage counts are flushed periodically and once more on shutdown
     usage: UsageRecorder = app.state.usage
     usage_flusher = asyncio.create_task(usage.run(database, settings.usage_flush_seconds))
+    # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
+    webhooks = WebhookWorker(database, settings)
+    webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
     try:
         yield
     finally:
+        if webhook_task is not None:
+            await webhooks.shutdown(webhook_task)
         for task in key_tasks:
             task.cancel()
         await asyncio.gather(*key_tasks, return_exceptions=True)
@@ -114,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_console(app)
     app.include_router(usage_router, prefix="/api/v1")
     app.include_router(usage_router, prefix="/api", include_in_schema=False)
+    app.include_router(webhooks_router, prefix="/api/v1")
+    app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -224,3 +224,60 @@ class Settings(BaseSettings):
         if self.key_cache_ttl_seconds is not None:
             return self.key_cache_ttl_seconds
         return 30.0 if self.redis_url else 1.0
+
+    # --- issue 5: webhooks ---
+    webhooks_worker_enabled: bool = Field(
+        True,
+        description="Run the webhook delivery worker inside `leadgate serve`. Turn it off when "
+        "separate `leadgate worker` processes deliver.",
+    )
+    webhooks_poll_seconds: float = Field(
+        1.0, gt=0, description="How long an idle worker waits before looking for work again."
+    )
+    webhooks_batch_size: int = Field(
+        50, ge=1, le=1000, description="Events fanned out, or attempts sent, per worker round."
+    )
+    webhooks_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of one delivery request (connect, send and read)."
+    )
+    webhooks_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A claimed attempt that no worker records within this span (the worker "
+        "died) is sent again. Must exceed the timeout.",
+    )
+    webhooks_retry_schedule: list[float] = Field(
+        [5.0, 300.0, 1800.0, 7200.0, 18000.0],
+        description="Seconds to wait before each retry after the first attempt; its length is "
+        "the number of retries (JSON list).",
+    )
+    webhooks_retry_after_max_seconds: float = Field(
+        3600.0, ge=0, description="Cap on a receiver's `Retry-After` (429 and 503)."
+    )
+    webhooks_disable_after_seconds: float = Field(
+        432_000.0,
+        gt=0,
+        description="An endpoint whose every attempt has failed for this long is disabled.",
+    )
+    webhooks_secret_grace_seconds: float = Field(
+        86_400.0, ge=0, description="How long the old secret keeps signing after a rotation."
+    )
+    webhooks_allow_private: bool | None = Field(
+        None,
+        description="Allow http URLs and private, loopback and link-local targets. "
+        "Default: allowed in development and test, refused in production.",
+    )
+
+    @property
+    def webhooks_private_allowed(self) -> bool:
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
+        return self.environment is not Environment.production
+
+    @model_validator(mode="after")
+    def _check_webhook_timings(self) -> Settings:
+        if self.webhooks_lease_seconds <= self.webhooks_timeout_seconds:
+            raise ValueError("LEADGATE_WEBHOOKS_LEASE_SECONDS must exceed the timeout")
+        if any(delay < 0 for delay in self.webhooks_retry_schedule):
+            raise ValueError("LEADGATE_WEBHOOKS_RETRY_SCHEDULE delays must be 0 or more")
+        return self

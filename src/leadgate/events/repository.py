@@ -14,17 +14,37 @@ from leadgate.models import Event
 
 class EventRepository(TenantScopedRepository):
     async def insert(
-        self, event_id: str, event_type: str, data: dict[str, Any], at: datetime
+        self,
+        event_id: str,
+        event_type: str,
+        data: dict[str, Any],
+        at: datetime,
+        *,
+        dispatched_at: datetime | None = None,
     ) -> None:
         # Core INSERT: one statement, no ORM bookkeeping on the intake path.
         await self.session.execute(
             sa.insert(Event).values(
-                id=event_id, tenant_id=self.tenant_id, type=event_type, data=data, created_at=at
+                id=event_id,
+                tenant_id=self.tenant_id,
+                type=event_type,
+                data=data,
+                created_at=at,
+                dispatched_at=dispatched_at,
             )
         )
 
-    async def list(self, *, event_type: str | None = None, limit: int = 100) -> Sequence[Event]:
-        statement = self._scoped(Event).order_by(Event.created_at.desc(), Event.id.desc())
+    async def get(self, event_id: str) -> Event | None:
+        statement = self._scoped(Event).where(Event.id == event_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def list(
+        self, *, event_type: str | None = None, before: str | None = None, limit: int = 100
+    ) -> Sequence[Event]:
+        """Newest first; `before` is an event id (ids sort by time) to page on from."""
+        statement = self._scoped(Event).order_by(Event.id.desc())
         if event_type is not None:
             statement = statement.where(Event.type == event_type)
+        if before is not None:
+            statement = statement.where(Event.id < before)
         return (await self.session.execute(statement.limit(limit))).scalars().all()

@@ -6,21 +6,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadgate.events.catalogue import CATALOGUE
 from leadgate.events.repository import EventRepository
 from leadgate.ids import new_id
 from leadgate.models import utcnow
 
-EVENT_TYPES = (
-    "lead.created",
-    "lead.updated",
-    "lead.deleted",
-    "api_key.created",
-    "api_key.rolled",
-    "api_key.revoked",
-    "api_key.expiring",
-    "usage.threshold_reached",
-    "webhook.test",
-)
+EVENT_TYPES = tuple(event_type.type for event_type in CATALOGUE)
 
 
 async def emit(session: AsyncSession, tenant_id: str, event_type: str, data: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
+from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -28,5 +29,8 @@ __all__ = [
     "TenantScoped",
     "UsageCount",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "utcnow",
 ]

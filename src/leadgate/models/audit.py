@@ -31,9 +31,20 @@ class Event(TenantScoped, Base):
     """An outbox row: what happened, stored with the change; the webhook worker delivers it."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_events_tenant_created", "tenant_id", "created_at"),
+        # The worker's outbox queue: only events not yet fanned out to endpoints are indexed.
+        sa.Index(
+            "ix_events_undispatched",
+            "created_at",
+            sqlite_where=sa.text("dispatched_at IS NULL"),
+            postgresql_where=sa.text("dispatched_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     type: Mapped[str] = mapped_column(sa.String(60))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by the webhook worker once it has created the event's deliveries.
+    dispatched_at: Mapped[datetime | None]

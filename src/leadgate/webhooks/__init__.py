@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, signed delivery of outbox events with retries, replay, a tester."""
