@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from leadgate import __version__
+from leadgate import __version__, housekeeping
 from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.context import current_request_id
 from leadgate.db import Database
@@ -23,6 +23,7 @@ from leadgate.openapi import install_openapi
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.tags.router import router as tags_router
 
 log = structlog.get_logger("leadgate.app")
 
@@ -41,9 +42,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
+    cleaner = asyncio.create_task(housekeeping.run(database, settings))
     try:
         yield
     finally:
+        await housekeeping.stop(cleaner)
         await recorder.stop(flusher, database)
         await database.dispose()
         if app.state.redis is not None:
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
+    app.include_router(tags_router, prefix="/api/v1")
+    app.include_router(tags_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

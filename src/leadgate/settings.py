@@ -77,6 +77,22 @@ class Settings(BaseSettings):
         1.0, gt=0, description="How often `lastUsedAt`/`lastUsedIp` of keys are written."
     )
 
+    # --- issue 6: leads API, idempotency, export ---
+    idempotency_ttl_hours: float = Field(
+        24, gt=0, description="How long the first response to an `Idempotency-Key` is kept."
+    )
+    lead_retention_days: float = Field(
+        30, ge=0, description="Soft-deleted leads are purged this many days after deletion."
+    )
+    housekeeping_interval_seconds: float = Field(
+        3600,
+        gt=0,
+        description="How often expired idempotency records and deleted leads are purged.",
+    )
+    export_batch_size: int = Field(
+        1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from leadgate.models.api_key import ApiKey, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
+from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
 
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Event",
+    "IdempotencyRecord",
     "Lead",
     "LeadTag",
     "Membership",
