@@ -6,13 +6,20 @@ import csv
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.auth.principal import Principal
 from leadgate.db import Database
+from leadgate.errors import ApiError, DuplicateLead, validation_details
 from leadgate.leads import service
 from leadgate.leads.repository import LeadFilters, Position
-from leadgate.leads.schemas import LeadOut
+from leadgate.leads.schemas import LeadCreate, LeadOut
+from leadgate.leads.service import Policy
 from leadgate.schemas import iso_utc
 
 COLUMNS = (
@@ -120,3 +127,80 @@ def payload_from_row(row: dict[str, str | None]) -> dict[str, Any]:
         else:
             payload[column] = value
     return payload
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    merged: int = 0
+    duplicate: int = 0
+    invalid: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def import_rows(
+    database: Database,
+    principal: Principal,
+    rows: Sequence[dict[str, str | None]],
+    *,
+    policy: Policy,
+    created_by: dict[str, Any],
+    on_progress: Callable[[int], None] = lambda _: None,
+    chunk_size: int = 200,
+) -> ImportReport:
+    """Creates a lead per row through the intake rules (validation, tags, duplicate policy).
+
+    Each row has a savepoint of its own and each chunk of rows a transaction of its own, so a
+    bad row never undoes the others and an interrupted import keeps what it wrote. Re-running
+    it is safe: rows already imported are duplicates (or, under `merge`, merge to no change).
+    """
+    region = principal.phone_region or "US"
+    report = ImportReport()
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start : start + chunk_size]
+        async with database.sessionmaker() as session, session.begin():
+            for offset, row in enumerate(chunk):
+                line = start + offset + 2  # 1-based, after the header line
+                await _import_row(session, principal, row, line, region, policy, created_by, report)
+        on_progress(len(chunk))
+    return report
+
+
+async def _import_row(
+    session: AsyncSession,
+    principal: Principal,
+    row: dict[str, str | None],
+    line: int,
+    region: str,
+    policy: Policy,
+    created_by: dict[str, Any],
+    report: ImportReport,
+) -> None:
+    try:
+        data = LeadCreate.model_validate(payload_from_row(row), context={"phone_region": region})
+    except ValidationError as error:
+        report.invalid += 1
+        for detail in validation_details(error.errors()):
+            report.errors.append((line, f"{detail['field']}: {detail['message']}"))
+        return
+    try:
+        async with session.begin_nested():
+            result = await service.create_lead(
+                session,
+                principal,
+                data,
+                request_source="import",
+                policy=policy,
+                created_by=created_by,
+            )
+    except DuplicateLead:
+        report.duplicate += 1
+    except ApiError as error:
+        report.invalid += 1
+        fields = "; ".join(f"{d.get('field')}: {d.get('message')}" for d in error.details)
+        report.errors.append((line, f"{error.message} {fields}".strip()))
+    else:
+        if result.outcome == "merged":
+            report.merged += 1
+        else:
+            report.created += 1
