@@ -125,10 +125,11 @@ class LeadRepository(TenantScopedRepository):
                 sa.or_(*(sa.func.lower(c).like(pattern, escape="\\") for c in searched))
             )
         if after is not None:
+            # A row-value comparison, so PostgreSQL walks ix_leads_tenant_created to the spot.
             statement = statement.where(
-                sa.or_(
-                    Lead.created_at < after.created_at,
-                    sa.and_(Lead.created_at == after.created_at, Lead.id < after.id),
+                sa.tuple_(Lead.created_at, Lead.id)
+                < sa.tuple_(
+                    sa.literal(after.created_at, Lead.created_at.type), sa.literal(after.id)
                 )
             )
         statement = statement.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
