@@ -197,3 +197,18 @@ def _records(backend: Backend, tenant_id: str) -> list[IdempotencyRecord]:
     from tests.factories import fetch_rows
 
     return fetch_rows(backend, IdempotencyRecord, tenant_id)
+
+
+def test_openapi_documents_the_header_on_writes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in (
+        ("/api/v1/leads", "post"),
+        ("/api/v1/leads/batch", "post"),
+        ("/api/v1/leads/{lead_id}", "patch"),
+        ("/api/v1/leads/{lead_id}", "delete"),
+        ("/api/v1/tags", "post"),
+        ("/api/v1/tags/{tag_id}", "delete"),
+    ):
+        names = [p["name"] for p in paths[path][method].get("parameters", [])]
+        assert names.count("Idempotency-Key") == 1, (path, method)
+    assert "Idempotency-Key" not in str(paths["/api/v1/leads"]["get"])

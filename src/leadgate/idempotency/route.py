@@ -38,6 +38,15 @@ from leadgate.settings import Settings
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VERSION_PREFIX = re.compile(r"^/api(?:/v1)?(?=/)")
+IDEMPOTENCY_PARAMETER = {
+    "name": service.HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": service.MAX_KEY_LENGTH},
+    "description": "Makes a retry safe: the first response is kept for 24 h (per tenant) and "
+    "replayed with `Idempotent-Replayed: true`; the same key with another body is 422 "
+    "`idempotency_key_reused`, and while the first request runs, 409 `idempotency_key_in_use`.",
+}
 
 
 @dataclass
@@ -135,6 +144,9 @@ class IdempotentRoute(APIRoute):
             if not any(d.dependency is claim_idempotency_key for d in dependencies):
                 dependencies.insert(0, Depends(claim_idempotency_key))
             kwargs["dependencies"] = dependencies
+            extra = dict(kwargs.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_PARAMETER]
+            kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
