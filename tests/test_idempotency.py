@@ -212,3 +212,25 @@ def test_openapi_documents_the_header_on_writes(client: httpx.Client) -> None:
         names = [p["name"] for p in paths[path][method].get("parameters", [])]
         assert names.count("Idempotency-Key") == 1, (path, method)
     assert "Idempotency-Key" not in str(paths["/api/v1/leads"]["get"])
+
+
+def test_an_abandoned_claim_is_taken_over(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    headers, body = keyed(tenant.headers), unique_lead()
+    assert client.post("/api/v1/leads", json=body, headers=headers).status_code == 201
+    (record,) = _records(backend, tenant.id)
+    # As if the server had died between claiming the key and finishing the request.
+    update_row(backend, IdempotencyRecord, record.id, completed_at=None, response_status=None)
+
+    in_flight = client.post("/api/v1/leads", json=body, headers=headers)
+    assert in_flight.status_code == 409
+    assert in_flight.json()["error"] == "idempotency_key_in_use"
+    assert in_flight.headers["retry-after"] == "1"
+
+    update_row(backend, IdempotencyRecord, record.id, created_at=utcnow() - timedelta(hours=1))
+    taken_over = client.post("/api/v1/leads", json=body, headers=headers)
+    # The work runs again; here it meets the lead the dead request had already committed.
+    assert taken_over.status_code == 409
+    assert taken_over.json()["error"] == "duplicate_lead"
+    assert count_rows(backend, IdempotencyRecord, tenant.id) == 0
+    assert count_rows(backend, Lead, tenant.id) == 1

@@ -575,3 +575,47 @@ def test_auth_matrix(
     assert count_rows(backend, Event, tenant.id, type="lead.updated") == 0
     assert count_rows(backend, Lead, tenant.id, company="Before") == 1
     assert call(right_scope.headers).status_code in (200, 207)
+
+
+def test_concurrent_patches_to_one_email_leave_one_holder(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = create_tenant(backend)
+    leads = [create(client, tenant) for _ in range(8)]
+    target = f"shared.{leads[0]['id']}@example.com"
+
+    def patch(lead: dict[str, Any]) -> httpx.Response:
+        with httpx.Client(base_url=backend.url, timeout=60) as http:
+            return http.patch(
+                f"/api/v1/leads/{lead['id']}", json={"email": target}, headers=tenant.headers
+            )
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(patch, leads))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * 7, statuses
+    winner = next(r.json()["id"] for r in responses if r.status_code == 200)
+    assert {r.json()["existingLeadId"] for r in responses if r.status_code == 409} == {winner}
+    assert count_rows(backend, Lead, tenant.id, email=target) == 1
+
+
+def test_housekeeping_task_runs_on_its_interval(backend: Backend, client: httpx.Client) -> None:
+    import asyncio
+
+    from leadgate import housekeeping
+
+    tenant = create_tenant(backend)
+    lead = create(client, tenant)
+    assert client.delete(f"/api/v1/leads/{lead['id']}", headers=tenant.headers).status_code == 200
+    update_row(backend, Lead, lead["id"], deleted_at=utcnow() - timedelta(days=365))
+    settings = backend.settings.model_copy(update={"housekeeping_interval_seconds": 0.05})
+
+    async def run_briefly() -> None:
+        task = asyncio.create_task(housekeeping.run(backend.app.state.database, settings))
+        await asyncio.sleep(0.5)
+        await housekeeping.stop(task)
+
+    backend.run(run_briefly())
+    assert count_rows(backend, Lead, tenant.id) == 0

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.api_keys.service import issue_api_key, revoke_api_key
+from leadgate.auth.principal import Principal
 from leadgate.db import Database
 from leadgate.errors import ApiError
 from leadgate.models import ApiKey, Tenant
@@ -356,10 +357,8 @@ def tenant_update(
     )
 
 
-def cli_principal(tenant: Tenant) -> Any:
+def cli_principal(tenant: Tenant) -> Principal:
     """The CLI acts in a tenant with every scope and no team limit."""
-    from leadgate.auth.principal import Principal
-
     return Principal(
         tenant_id=tenant.id,
         tenant_slug=tenant.slug,

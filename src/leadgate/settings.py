@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long the first response to an `Idempotency-Key` is kept."
     )
+    idempotency_abandoned_after_seconds: float = Field(
+        300,
+        gt=0,
+        description="A keyed request still unfinished after this long is taken as abandoned "
+        "(its server died), and its key may be claimed again.",
+    )
     lead_retention_days: float = Field(
         30, ge=0, description="Soft-deleted leads are purged this many days after deletion."
     )

@@ -41,6 +41,15 @@ class IdempotencyRepository(TenantScopedRepository):
             .where(IdempotencyRecord.completed_at.is_(None))
         )
 
+    async def take_over(self, record_id: str, created_at: datetime) -> None:
+        """Forgets an abandoned claim, unless it finished or was re-claimed meanwhile."""
+        await self.session.execute(
+            self._scoped_delete(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id)
+            .where(IdempotencyRecord.completed_at.is_(None))
+            .where(IdempotencyRecord.created_at == created_at)
+        )
+
     async def delete_expired(self, now: datetime, record_id: str | None = None) -> int:
         statement = self._scoped_delete(IdempotencyRecord).where(
             IdempotencyRecord.expires_at <= now

@@ -125,6 +125,7 @@ async def claim_idempotency_key(
             method=request.method,
             path=request.url.path,
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            abandoned_after=timedelta(seconds=settings.idempotency_abandoned_after_seconds),
         )
     if isinstance(outcome, service.Replay):
         raise _Replay(outcome)

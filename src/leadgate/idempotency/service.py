@@ -72,6 +72,7 @@ async def claim_key(
     method: str,
     path: str,
     ttl: timedelta,
+    abandoned_after: timedelta,
 ) -> Claimed | Replay:
     """Claims `key` for this request, or says what the earlier request with it decided.
 
@@ -108,6 +109,10 @@ async def claim_key(
                 details=[{"field": HEADER, "message": "used with another body", "type": "reused"}],
             )
         if record.completed_at is None or record.response_status is None:
+            if record.created_at <= now - abandoned_after:
+                # Its server died mid-request (a live one releases or completes the claim).
+                await repository.take_over(record.id, record.created_at)
+                continue
             raise IdempotencyKeyInUse(
                 f"A request with this {HEADER} is still being processed; retry shortly.",
                 headers={"Retry-After": "1"},
