@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -602,8 +603,6 @@ def test_concurrent_patches_to_one_email_leave_one_holder(
 
 
 def test_housekeeping_task_runs_on_its_interval(backend: Backend, client: httpx.Client) -> None:
-    import asyncio
-
     from leadgate import housekeeping
 
     tenant = create_tenant(backend)
@@ -612,10 +611,17 @@ def test_housekeeping_task_runs_on_its_interval(backend: Backend, client: httpx.
     update_row(backend, Lead, lead["id"], deleted_at=utcnow() - timedelta(days=365))
     settings = backend.settings.model_copy(update={"housekeeping_interval_seconds": 0.05})
 
-    async def run_briefly() -> None:
-        task = asyncio.create_task(housekeeping.run(backend.app.state.database, settings))
-        await asyncio.sleep(0.5)
-        await housekeeping.stop(task)
+    housekeeper = housekeeping.Housekeeper(backend.app.state.database, settings)
 
-    backend.run(run_briefly())
+    async def start() -> None:
+        housekeeper.start()
+
+    backend.run(start())
+    try:
+        # A pass visits every tenant of the shared test database: wait for it, within bounds.
+        deadline = time.monotonic() + 30
+        while count_rows(backend, Lead, tenant.id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        backend.run(housekeeper.stop())
     assert count_rows(backend, Lead, tenant.id) == 0

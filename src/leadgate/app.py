@@ -42,11 +42,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
-    cleaner = asyncio.create_task(housekeeping.run(database, settings))
+    housekeeper = housekeeping.Housekeeper(database, settings)
+    housekeeper.start()
     try:
         yield
     finally:
-        await housekeeping.stop(cleaner)
+        await housekeeper.stop()
         await recorder.stop(flusher, database)
         await database.dispose()
         if app.state.redis is not None:

@@ -41,20 +41,39 @@ async def purge_once(
     return Purged(leads=leads, idempotency_records=records)
 
 
-async def run(database: Database, settings: Settings) -> None:
-    """The lifespan task: a pass every `housekeeping_interval_seconds`."""
-    while True:
-        await asyncio.sleep(settings.housekeeping_interval_seconds)
-        try:
-            purged = await purge_once(database, settings)
-        except Exception:  # a failed pass must not end the task; the next one retries
-            log.exception("housekeeping_failed")
-            continue
-        if purged.leads or purged.idempotency_records:
-            log.info("housekeeping", leads=purged.leads, records=purged.idempotency_records)
+class Housekeeper:
+    """The lifespan task: a pass every `housekeeping_interval_seconds`.
 
+    Stopping waits for a pass in progress to end instead of cancelling it halfway through a
+    transaction (on SQLite that could strand the writer lock until the connection is dropped).
+    """
 
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self.settings.housekeeping_interval_seconds
+                )
+            if self._stopping.is_set():
+                return
+            try:
+                purged = await purge_once(self.database, self.settings)
+            except Exception:  # a failed pass must not end the task; the next one retries
+                log.exception("housekeeping_failed")
+                continue
+            if purged.leads or purged.idempotency_records:
+                log.info("housekeeping", leads=purged.leads, records=purged.idempotency_records)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
