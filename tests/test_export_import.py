@@ -103,6 +103,13 @@ def test_cli_export_then_import_into_another_tenant_twice(
     assert exported.exit_code == 0, exported.output
     rows = parse(exported.stdout)
     assert len(rows) == 5
+    newest = rows[0]["createdAt"].removesuffix("Z")
+    since = cli("leads", "export", "--tenant", source.slug, "--created-after", newest)
+    assert [r["id"] for r in parse(since.stdout)] == [rows[0]["id"]]
+    before = cli(
+        "leads", "export", "--tenant", source.slug, "--created-before", newest, "--tag", "imported"
+    )
+    assert [r["id"] for r in parse(before.stdout)] == [r["id"] for r in rows[1:]]
     path = tmp_path / "leads.csv"
     path.write_text(exported.stdout, encoding="utf-8")
 

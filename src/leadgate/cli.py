@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -370,6 +371,12 @@ def cli_principal(tenant: Tenant) -> Principal:
     )
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 @leads_app.command("export")
 def leads_export(
     tenant: TenantOption,
@@ -378,6 +385,12 @@ def leads_export(
     team_id: Annotated[str | None, typer.Option("--team-id", help="Only this team.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     q: Annotated[str | None, typer.Option("--q", help="Text in name/email/company/phone.")] = None,
+    created_after: Annotated[
+        datetime | None, typer.Option("--created-after", help="Inclusive; UTC if no offset.")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, typer.Option("--created-before", help="Exclusive; UTC if no offset.")
+    ] = None,
 ) -> None:
     """Write the tenant's leads as CSV to stdout (`> leads.csv`), newest first."""
     from leadgate.leads.csv_format import stream_csv
@@ -398,6 +411,8 @@ def leads_export(
                     team_id=team_id,
                     source=source,
                     q=q,
+                    created_after=_utc(created_after),
+                    created_before=_utc(created_before),
                 )
             async for chunk in stream_csv(database, found.id, filters, config.export_batch_size):
                 sys.stdout.write(chunk)
@@ -458,6 +473,7 @@ def leads_import(
                 rows,
                 policy=policy,  # type: ignore[arg-type]
                 created_by=CLI_ACTOR,
+                default_region=config.default_phone_region,
                 on_progress=progress,
             )
         finally:

@@ -145,6 +145,7 @@ async def import_rows(
     *,
     policy: Policy,
     created_by: dict[str, Any],
+    default_region: str = "US",
     on_progress: Callable[[int], None] = lambda _: None,
     chunk_size: int = 200,
 ) -> ImportReport:
@@ -154,7 +155,7 @@ async def import_rows(
     bad row never undoes the others and an interrupted import keeps what it wrote. Re-running
     it is safe: rows already imported are duplicates (or, under `merge`, merge to no change).
     """
-    region = principal.phone_region or "US"
+    region = principal.phone_region or default_region
     report = ImportReport()
     for start in range(0, len(rows), chunk_size):
         chunk = rows[start : start + chunk_size]
