@@ -155,3 +155,43 @@ def test_huge_raw_header_leaves_the_server_healthy(backend: Backend, client: htt
         reply = sock.recv(1024)
     assert reply.startswith(b"HTTP/1.1 4") or reply == b""
     assert client.get("/healthz").status_code == 200
+
+
+# Found by the contract fuzzer (tests/test_fuzz.py): U+0000 reached PostgreSQL, which cannot store
+# it in text, and came back as a 500.
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"firstName": "Ja\u0000ne", "lastName": "Smith"},
+        {"firstName": "Jane", "lastName": "Smith", "customFields": {"utm": "a\u0000b"}},
+        {"firstName": "Jane", "lastName": "Smith", "customFields": {"k\u0000": "v"}},
+        {"firstName": "Jane", "lastName": "Smith", "tags": ["ok", "n\u0000"]},
+    ],
+    ids=["field", "custom-value", "custom-key", "tag"],
+)
+def test_nul_characters_in_a_body_are_400(
+    backend: Backend, client: httpx.Client, body: dict[str, object]
+) -> None:
+    tenant = create_tenant(backend)
+    for params in ({}, {"dryRun": "true"}):
+        response = client.post("/api/v1/leads", json=body, params=params, headers=tenant.headers)
+        error = assert_error(response, 400, "invalid_request")
+        assert "NUL" in str(error["message"])
+    assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_nul_characters_in_a_form_and_url_are_400(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    form = client.post(
+        "/api/leads/intake",
+        content=b"firstName=J%00&lastName=S",
+        headers={**tenant.headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_error(form, 400, "invalid_request")
+    assert_error(
+        client.get("/api/v1/leads/lead_%00", headers=tenant.headers), 400, "invalid_request"
+    )
+    assert_error(
+        client.get("/api/v1/leads?q=a%00b", headers=tenant.headers), 400, "invalid_request"
+    )
+    assert count_rows(backend, Lead, tenant.id) == 0

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from leadgate import __version__
+from leadgate import __version__, housekeeping
 from leadgate.api_keys.cache import KeyCache
 from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.api_keys.router import router as api_keys_router
@@ -30,6 +30,7 @@ from leadgate.ratelimit.service import RateLimiter
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.tags.router import router as tags_router
 from leadgate.usage.alerts import UsageAlerts
 from leadgate.usage.recorder import UsageRecorder
 from leadgate.usage.router import router as usage_router
@@ -63,9 +64,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
     webhooks = WebhookWorker(database, settings)
     webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
+    # --- issue 6: purge of soft-deleted leads, expired idempotency records ---
+    housekeeper = housekeeping.Housekeeper(database, settings)
+    housekeeper.start()
     try:
         yield
     finally:
+        await housekeeper.stop()
         if webhook_task is not None:
             await webhooks.shutdown(webhook_task)
         for task in key_tasks:
@@ -123,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(usage_router, prefix="/api", include_in_schema=False)
     app.include_router(webhooks_router, prefix="/api/v1")
     app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
+    app.include_router(tags_router, prefix="/api/v1")
+    app.include_router(tags_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -65,7 +65,11 @@ class RequestContextMiddleware:
 
         declared = _content_length(scope)
         header_bytes = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
-        if header_bytes > self.max_header_bytes:
+        if _has_nul(scope):
+            await self._refuse(
+                send_with_id, 400, "invalid_request", "The URL may not contain NUL characters."
+            )
+        elif header_bytes > self.max_header_bytes:
             await self._refuse(
                 send_with_id,
                 431,
@@ -163,6 +167,11 @@ def _incoming_request_id(scope: Scope) -> str | None:
         return None
     value = raw.decode("latin-1")
     return value if _REQUEST_ID_RE.match(value) else None
+
+
+def _has_nul(scope: Scope) -> bool:
+    query = bytes(scope.get("query_string", b"")).lower()
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
 
 
 def _content_length(scope: Scope) -> int | None:

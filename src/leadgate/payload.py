@@ -30,8 +30,36 @@ async def read_payload(request: Request) -> dict[str, Any]:
         return cached
     body = await request.body()
     payload = _parse(media_type(request), body) if body.strip() else {}
+    nul_at = find_nul(payload)
+    if nul_at is not None:
+        raise InvalidRequest(
+            "Text may not contain NUL characters.",
+            details=[{"field": nul_at or None, "message": "contains U+0000", "type": "nul"}],
+        )
     request.state.payload = payload
     return payload
+
+
+def find_nul(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding U+0000, which no database stores."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return child
+            items.append((child, item))
+    elif isinstance(value, list):
+        items = [
+            (f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value)
+        ]
+    for child, item in items:
+        found = find_nul(item, child)
+        if found is not None:
+            return found
+    return None
 
 
 def _parse(kind: str, body: bytes) -> dict[str, Any]:

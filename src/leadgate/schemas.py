@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -17,7 +17,8 @@ Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
 
 
 class RequestModel(BaseModel):
-    """A request body: camelCase names only, unknown fields refused, strings trimmed."""
+    """A request body: camelCase names only, unknown fields refused, strings trimmed, and no
+    U+0000 anywhere (PostgreSQL cannot store it in text)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -26,6 +27,16 @@ class RequestModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        from leadgate.payload import find_nul
+
+        at = find_nul(data)
+        if at is not None:
+            raise ValueError(f"text may not contain NUL characters (at {at or 'the body'})")
+        return data
 
 
 class ResponseModel(BaseModel):

@@ -144,6 +144,28 @@ class Settings(BaseSettings):
     def monthly_quota_for_plan(self, plan: str) -> int | None:
         return self.plan_monthly_quotas.get(plan)
 
+    # --- issue 6: leads API, idempotency, export ---
+    idempotency_ttl_hours: float = Field(
+        24, gt=0, description="How long the first response to an `Idempotency-Key` is kept."
+    )
+    idempotency_abandoned_after_seconds: float = Field(
+        300,
+        gt=0,
+        description="A keyed request still unfinished after this long is taken as abandoned "
+        "(its server died), and its key may be claimed again.",
+    )
+    lead_retention_days: float = Field(
+        30, ge=0, description="Soft-deleted leads are purged this many days after deletion."
+    )
+    housekeeping_interval_seconds: float = Field(
+        3600,
+        gt=0,
+        description="How often expired idempotency records and deleted leads are purged.",
+    )
+    export_batch_size: int = Field(
+        1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

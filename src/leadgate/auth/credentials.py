@@ -22,8 +22,18 @@ async def find_credential(request: Request) -> Credential | None:
     """The key the request carries, by PRODUCT.md §2's order of places.
 
     Two places carrying different keys is ambiguous and refused, rather than guessing which
-    one the client meant.
+    one the client meant. The answer is kept on the request: the body's `api_key` is taken out
+    of the payload (so handlers never see it), and a second look must find what the first did.
     """
+    if hasattr(request.state, "credential"):
+        cached: Credential | None = request.state.credential
+        return cached
+    credential = await _find_credential(request)
+    request.state.credential = credential
+    return credential
+
+
+async def _find_credential(request: Request) -> Credential | None:
     found: list[Credential] = []
     header = request.headers.get("x-api-key")
     if header is not None:

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 
 from leadgate.leads import normalize
 from leadgate.schemas import RequestModel, ResponseModel, Timestamp
+from leadgate.tags.schemas import TagOut
 
 LeadStatus = Literal["new", "contacted", "qualified", "converted", "lost"]
 RequestSource = Literal[
@@ -34,6 +35,9 @@ Text255 = Annotated[str, StringConstraints(max_length=255)]
 Text2048 = Annotated[str, StringConstraints(max_length=2048)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 TagName = Annotated[str, StringConstraints(min_length=1, max_length=60, strip_whitespace=True)]
+DuplicatePolicy = Literal["reject", "allow", "merge"]
+MAX_BATCH = 100
+MAX_PAGE = 100
 CustomValue = str | int | float | bool | None
 
 
@@ -92,16 +96,18 @@ class LeadFields(RequestModel):
         return value
 
 
-class LeadCreate(LeadFields):
-    first_name: Name
-    last_name: Name
-    status: LeadStatus = "new"
-    request_source: RequestSource | None = None
+class LeadTagsInput(RequestModel):
+    """Tags by id (`tagId`, `tagIds`) or by name (`tags`)."""
+
     tag_id: Text40 | None = None
     tag_ids: list[Annotated[str, StringConstraints(max_length=40)]] | None = Field(
         None, max_length=MAX_TAGS
     )
     tags: list[TagName] | None = Field(None, max_length=MAX_TAGS)
+
+    @property
+    def names_tags(self) -> bool:
+        return bool({"tag_id", "tag_ids", "tags"} & self.model_fields_set)
 
     @model_validator(mode="before")
     @classmethod
@@ -120,10 +126,27 @@ class LeadCreate(LeadFields):
         return list(dict.fromkeys(ids))
 
 
-class TagOut(ResponseModel):
-    id: str
-    name: str
-    color: str | None = None
+class LeadCreate(LeadFields, LeadTagsInput):
+    first_name: Name
+    last_name: Name
+    status: LeadStatus = "new"
+    request_source: RequestSource | None = None
+
+
+class LeadUpdate(LeadFields, LeadTagsInput):
+    """A partial update: fields left out stay; `null` clears an optional field. Tags given
+    (`tagIds`/`tags`) replace the lead's tags."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    status: LeadStatus | None = None
+
+    @model_validator(mode="after")
+    def _names_not_cleared(self) -> LeadUpdate:
+        for name in ("first_name", "last_name", "status"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be cleared")
+        return self
 
 
 class CreatedBy(ResponseModel):
@@ -154,3 +177,86 @@ class LeadOut(ResponseModel):
     request_source: str
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class LeadMerged(LeadOut):
+    """The existing lead a duplicate was merged into, and the fields the merge filled."""
+
+    merged_fields: list[str]
+
+
+class LeadPage(ResponseModel):
+    data: list[LeadOut]
+    has_more: bool
+    next_cursor: str | None
+
+
+class LeadDeleted(ResponseModel):
+    id: str
+    deleted: bool = True
+
+
+class LeadPreview(ResponseModel):
+    """A lead as it would be stored: validated and normalised, not yet written."""
+
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    company: str | None
+    website: str | None
+    source: str | None
+    address: str | None
+    city: str | None
+    state: str | None
+    zipcode: str | None
+    country: str | None
+    status: LeadStatus
+    tags: list[str]
+    custom_fields: dict[str, CustomValue]
+    team_id: str | None
+
+
+class LeadDryRun(ResponseModel):
+    """What `POST /leads?dryRun=true` would have done."""
+
+    dry_run: bool = True
+    outcome: Literal["created", "duplicate", "merged"]
+    lead: LeadPreview
+    existing_lead_id: str | None = None
+    matched_on: Literal["email", "name"] | None = None
+    merged_fields: list[str] = Field(default_factory=list)
+    new_tags: list[str] = Field(default_factory=list)
+
+
+class LeadBatch(RequestModel):
+    leads: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItemError(ResponseModel):
+    error: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BatchItem(ResponseModel):
+    index: int
+    status: Literal["created", "merged", "duplicate", "invalid"]
+    lead: LeadOut | None = None
+    existing_lead_id: str | None = None
+    matched_on: str | None = None
+    merged_fields: list[str] | None = None
+    error: BatchItemError | None = None
+
+
+class BatchSummary(ResponseModel):
+    created: int = 0
+    merged: int = 0
+    duplicate: int = 0
+    invalid: int = 0
+
+
+class BatchResult(ResponseModel):
+    atomic: bool
+    summary: BatchSummary
+    results: list[BatchItem]

@@ -1,20 +1,51 @@
-"""The rules of leads: teams, tags, the duplicate policy and the `lead.created` event."""
+"""The rules of leads: teams, tags, the duplicate policy, updates and their events."""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
+import sqlalchemy as sa
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.auth.principal import Principal
-from leadgate.errors import DuplicateLead, Forbidden, InsufficientScope, InvalidRequest, NotFound
+from leadgate.errors import (
+    ApiError,
+    Conflict,
+    DuplicateLead,
+    Forbidden,
+    InsufficientScope,
+    InvalidRequest,
+    NotFound,
+    validation_details,
+)
 from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.leads.normalize import email_key, name_key
-from leadgate.leads.repository import LeadRepository
-from leadgate.leads.schemas import CreatedBy, LeadCreate, LeadOut, TagOut
+from leadgate.leads.repository import LeadFilters, LeadRepository, Position
+from leadgate.leads.schemas import (
+    BatchItem,
+    BatchItemError,
+    BatchResult,
+    BatchSummary,
+    CreatedBy,
+    LeadCreate,
+    LeadDeleted,
+    LeadDryRun,
+    LeadOut,
+    LeadPage,
+    LeadPreview,
+    LeadTagsInput,
+    LeadUpdate,
+)
 from leadgate.models import Lead, Tag, utcnow
 from leadgate.tags.repository import TagRepository
+from leadgate.tags.schemas import TagOut
 from leadgate.tenants.repository import TeamRepository
 
 # Fields copied as they are from a validated LeadCreate into the row.
@@ -22,6 +53,40 @@ CONTACT_FIELDS = (
     "first_name", "last_name", "email", "phone", "company", "website", "source",
     "address", "city", "state", "zipcode", "country", "status",
 )  # fmt: skip
+# What `merge` may fill on the existing lead: only where it has nothing.
+MERGEABLE_FIELDS = (
+    "email", "phone", "company", "website", "source", "address", "city", "state",
+    "zipcode", "country", "team_id",
+)  # fmt: skip
+# The pipeline moves forward (steps may be skipped); any open lead can be lost; a lost lead
+# can be reopened; a converted lead is done.
+STATUS_TRANSITIONS = {
+    "new": {"contacted", "qualified", "converted", "lost"},
+    "contacted": {"qualified", "converted", "lost"},
+    "qualified": {"converted", "lost"},
+    "converted": set(),
+    "lost": {"new", "contacted", "qualified"},
+}
+Policy = Literal["reject", "allow", "merge"]
+
+
+class InvalidStatusTransition(Conflict):
+    code = "invalid_status_transition"
+
+
+class BatchRejected(ApiError):
+    status_code = 422
+    code = "batch_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    outcome: Literal["created", "merged"]
+    lead: LeadOut
+    merged_fields: list[str] = field(default_factory=list)
+
+
+# --- create ----------------------------------------------------------------------------------
 
 
 async def create_lead(
@@ -30,55 +95,192 @@ async def create_lead(
     data: LeadCreate,
     *,
     request_source: str,
-) -> LeadOut:
+    policy: Policy | None = None,
+    created_by: dict[str, Any] | None = None,
+) -> WriteResult:
+    policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
-    tags = await _resolve_tags(session, principal, data)
+    tags, _ = await _resolve_tags(session, principal, data, create=True)
+    values = _new_values(principal, data, team_id, request_source, created_by)
+    repository = LeadRepository(session, principal.tenant_id)
+    holder = await _insert_with_policy(repository, policy, values)
+    if holder is not None:
+        return await _merge_into(session, principal, holder, values, tags)
+    await TagRepository(session, principal.tenant_id).link(values["id"], [t.id for t in tags])
+    lead = lead_out(values, tags)
+    await emit(session, principal.tenant_id, "lead.created", lead_event_data(lead))
+    return WriteResult("created", lead)
+
+
+def _tenant_policy(principal: Principal) -> Policy:
+    policy = principal.duplicate_policy
+    return policy if policy in ("allow", "merge") else "reject"  # type: ignore[return-value]
+
+
+def _new_values(
+    principal: Principal,
+    data: LeadCreate,
+    team_id: str | None,
+    request_source: str,
+    created_by: dict[str, Any] | None,
+) -> dict[str, Any]:
     now = utcnow()
     values: dict[str, Any] = {name: getattr(data, name) for name in CONTACT_FIELDS}
     values.update(
         id=new_id("lead"),
         team_id=team_id,
         custom_fields=data.custom_fields or {},
-        created_by=principal.actor,
+        created_by=created_by or principal.actor,
         request_source=data.request_source or request_source,
         email_key=email_key(data.email),
         name_key=name_key(data.first_name, data.last_name),
         created_at=now,
         updated_at=now,
     )
-    repository = LeadRepository(session, principal.tenant_id)
-    await _insert_with_policy(repository, principal.duplicate_policy, values)
-    await TagRepository(session, principal.tenant_id).link(values["id"], [t.id for t in tags])
-    lead = lead_out(values, tags)
-    await emit(session, principal.tenant_id, "lead.created", lead_event_data(lead))
-    return lead
+    return values
+
+
+def duplicate_error(existing_id: str, matched_on: str) -> DuplicateLead:
+    return DuplicateLead(
+        f"A lead with the same {matched_on} already exists.",
+        details=[
+            {
+                "field": "email" if matched_on == "email" else "firstName",
+                "message": f"matches lead {existing_id}",
+                "type": "duplicate",
+            }
+        ],
+        extra={"existingLeadId": existing_id, "matchedOn": matched_on},
+    )
 
 
 async def _insert_with_policy(
-    repository: LeadRepository, policy: str, values: dict[str, Any]
-) -> None:
+    repository: LeadRepository, policy: Policy, values: dict[str, Any]
+) -> tuple[str, str] | None:
+    """Inserts the lead; under `merge`, returns the duplicate it should be merged into."""
     # Two tries: a claim holder can be deleted between our failed insert and the lookup.
     for _ in range(2):
         if await repository.insert_claiming({**values, "claims_duplicates": True}):
-            return
+            return None
         if policy == "allow":
             await repository.insert({**values, "claims_duplicates": False})
-            return
+            return None
         holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
         if holder is not None:
-            existing_id, matched_on = holder
-            raise DuplicateLead(
-                f"A lead with the same {matched_on} already exists.",
-                details=[
-                    {
-                        "field": "email" if matched_on == "email" else "firstName",
-                        "message": f"matches lead {existing_id}",
-                        "type": "duplicate",
-                    }
-                ],
-                extra={"existingLeadId": existing_id, "matchedOn": matched_on},
-            )
+            if policy == "merge":
+                return holder
+            raise duplicate_error(*holder)
     raise DuplicateLead("A lead with the same email or name was just created.")  # pragma: no cover
+
+
+def _fills(lead: Lead, values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: values[name]
+        for name in MERGEABLE_FIELDS
+        if values.get(name) not in (None, "") and getattr(lead, name) in (None, "")
+    }
+
+
+async def _merge_into(
+    session: AsyncSession,
+    principal: Principal,
+    holder: tuple[str, str],
+    values: dict[str, Any],
+    tags: list[Tag],
+) -> WriteResult:
+    """Fills the existing lead's empty fields and adds the new tags (the `merge` policy)."""
+    existing_id, matched_on = holder
+    repository = LeadRepository(session, principal.tenant_id)
+    tag_repository = TagRepository(session, principal.tenant_id)
+    lead = await repository.get(existing_id)
+    # A lead the key cannot see is not changed through it; the caller learns only the conflict.
+    if lead is None or not principal.can_use_team(lead.team_id):
+        raise duplicate_error(existing_id, matched_on)
+    current_tags = (await tag_repository.tags_of([lead.id])).get(lead.id, [])
+    new_tags = [t for t in tags if t.id not in {c.id for c in current_tags}]
+    update = _fills(lead, values)
+    if "email" in update:
+        update["email_key"] = values["email_key"]
+    new_custom = {k: v for k, v in values["custom_fields"].items() if k not in lead.custom_fields}
+    if new_custom:
+        update["custom_fields"] = {**lead.custom_fields, **new_custom}
+    if update:
+        update["updated_at"] = utcnow()
+        try:
+            async with session.begin_nested():
+                await repository.update(lead.id, update)
+        except sa.exc.IntegrityError:
+            # The email was claimed by another lead a moment ago: merge everything else.
+            update.pop("email")
+            update.pop("email_key")
+            await repository.update(lead.id, update)
+    elif new_tags:
+        update["updated_at"] = utcnow()
+        await repository.update(lead.id, update)
+    await tag_repository.link(lead.id, [t.id for t in new_tags])
+    changed = [to_camel(k) for k in MERGEABLE_FIELDS if k in update]
+    changed += ["customFields"] if new_custom else []
+    changed += ["tags"] if new_tags else []
+    previous = {to_camel(k): getattr(lead, k) for k in update if k in MERGEABLE_FIELDS}
+    after = {**_row_values(lead), **update}
+    out = lead_out(after, sorted([*current_tags, *new_tags], key=lambda t: t.name_key))
+    if changed:
+        await emit(
+            session,
+            principal.tenant_id,
+            "lead.updated",
+            {**lead_event_data(out), "changedFields": changed, "previousAttributes": previous},
+        )
+    return WriteResult("merged", out, changed)
+
+
+async def preview_lead(
+    session: AsyncSession, principal: Principal, data: LeadCreate, *, policy: Policy | None = None
+) -> LeadDryRun:
+    """What `create_lead` would do, with every check and nothing written."""
+    policy = policy or _tenant_policy(principal)
+    team_id = await _resolve_team(session, principal, data.team_id)
+    tags, new_tag_names = await _resolve_tags(session, principal, data, create=False)
+    values = _new_values(principal, data, team_id, "api_native", None)
+    preview = LeadPreview(
+        **{name: values[name] for name in CONTACT_FIELDS},
+        tags=sorted([t.name for t in tags] + new_tag_names, key=str.casefold),
+        custom_fields=values["custom_fields"],
+        team_id=team_id,
+    )
+    repository = LeadRepository(session, principal.tenant_id)
+    holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
+    if holder is None or policy == "allow":
+        return LeadDryRun(outcome="created", lead=preview, new_tags=new_tag_names)
+    existing_id, matched_on = holder
+    lead = await repository.get(existing_id)
+    if policy == "reject" or lead is None or not principal.can_use_team(lead.team_id):
+        return LeadDryRun(
+            outcome="duplicate",
+            lead=preview,
+            existing_lead_id=existing_id,
+            matched_on=matched_on,
+            new_tags=new_tag_names,
+        )
+    current = {
+        t.id
+        for t in (await TagRepository(session, principal.tenant_id).tags_of([lead.id])).get(
+            lead.id, []
+        )
+    }
+    merged = [to_camel(k) for k in _fills(lead, values)]
+    if any(k not in lead.custom_fields for k in values["custom_fields"]):
+        merged.append("customFields")
+    if new_tag_names or any(t.id not in current for t in tags):
+        merged.append("tags")
+    return LeadDryRun(
+        outcome="merged",
+        lead=preview,
+        existing_lead_id=existing_id,
+        matched_on=matched_on,
+        merged_fields=merged,
+        new_tags=new_tag_names,
+    )
 
 
 async def _resolve_team(
@@ -93,6 +295,11 @@ async def _resolve_team(
             "This API key serves several teams; name one.",
             details=[{"field": "teamId", "message": "required for this key", "type": "missing"}],
         )
+    await _check_team(session, principal, team_id)
+    return team_id
+
+
+async def _check_team(session: AsyncSession, principal: Principal, team_id: str) -> None:
     if not principal.can_use_team(team_id):
         raise Forbidden(f"This API key has no access to team {team_id}.")
     if team_id not in await TeamRepository(session, principal.tenant_id).existing_ids([team_id]):
@@ -100,21 +307,26 @@ async def _resolve_team(
             "Unknown team.",
             details=[{"field": "teamId", "message": f"no team {team_id}", "type": "not_found"}],
         )
-    return team_id
 
 
-async def _resolve_tags(session: AsyncSession, principal: Principal, data: LeadCreate) -> list[Tag]:
-    """Tags by id must exist; tags by name are found, or created with `tags:write`."""
+async def _resolve_tags(
+    session: AsyncSession, principal: Principal, data: LeadTagsInput, *, create: bool
+) -> tuple[list[Tag], list[str]]:
+    """Tags by id must exist; tags by name are found, or created with `tags:write`.
+
+    Returns the tags, and the names that had to be (or, without `create`, would be) created.
+    """
     repository = TagRepository(session, principal.tenant_id)
     wanted_ids = data.wanted_tag_ids()
     by_id = await repository.by_ids(wanted_ids)
     missing = [tag_id for tag_id in wanted_ids if tag_id not in {t.id for t in by_id}]
     if missing:
-        field = "tagId" if data.tag_id in missing else "tagIds"
+        field_name = "tagId" if data.tag_id in missing else "tagIds"
         raise InvalidRequest(
             "Unknown tags.",
             details=[
-                {"field": field, "message": f"no tag {t}", "type": "not_found"} for t in missing
+                {"field": field_name, "message": f"no tag {t}", "type": "not_found"}
+                for t in missing
             ],
         )
     names = {" ".join(n.split()).casefold(): " ".join(n.split()) for n in data.tags or []}
@@ -126,19 +338,315 @@ async def _resolve_tags(session: AsyncSession, principal: Principal, data: LeadC
                 "Creating tags needs the 'tags:write' scope; use existing tag names or ids.",
                 extra={"requiredScope": "tags:write"},
             )
-        await repository.insert_missing([(new_id("tag"), names[k], k) for k in to_create])
-        by_name = await repository.by_name_keys(list(names))
+        if create:
+            await repository.insert_missing([(new_id("tag"), names[k], k) for k in to_create])
+            by_name = await repository.by_name_keys(list(names))
     unique = {tag.id: tag for tag in [*by_id, *by_name]}
-    return sorted(unique.values(), key=lambda tag: tag.name_key)
+    return sorted(unique.values(), key=lambda tag: tag.name_key), [names[k] for k in to_create]
+
+
+# --- read ------------------------------------------------------------------------------------
 
 
 async def get_lead(session: AsyncSession, principal: Principal, lead_id: str) -> LeadOut:
+    lead = await _visible_lead(session, principal, lead_id)
+    tags = (await TagRepository(session, principal.tenant_id).tags_of([lead.id])).get(lead.id, [])
+    return lead_out(_row_values(lead), tags)
+
+
+async def _visible_lead(session: AsyncSession, principal: Principal, lead_id: str) -> Lead:
     lead = await LeadRepository(session, principal.tenant_id).get(lead_id)
     # A lead outside the key's teams is reported as absent, not forbidden: no oracle.
     if lead is None or not principal.can_use_team(lead.team_id):
         raise NotFound(f"No lead {lead_id}.")
+    return lead
+
+
+def encode_cursor(position: Position) -> str:
+    raw = f"{position.created_at.isoformat()}|{position.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, lead_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(stamp)
+        if created_at.tzinfo is None or not lead_id:
+            raise ValueError("incomplete cursor")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequest(
+            "Invalid cursor; pass the `nextCursor` of the previous page as it is.",
+            details=[{"field": "cursor", "message": "not a cursor", "type": "invalid"}],
+        ) from None
+    return Position(created_at, lead_id)
+
+
+async def lead_filters(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    tag: str | None = None,
+    team_id: str | None = None,
+    source: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: str | None = None,
+) -> LeadFilters | None:
+    """The filters of a list or export; None when they can match nothing (an unknown tag)."""
+    tag_id = None
+    if tag:
+        repository = TagRepository(session, principal.tenant_id)
+        found = await repository.by_ids([tag]) or await repository.by_name_keys(
+            [" ".join(tag.split()).casefold()]
+        )
+        if not found:
+            return None
+        tag_id = found[0].id
+    return LeadFilters(
+        status=status,
+        tag_id=tag_id,
+        team_id=team_id,
+        source=source,
+        created_after=created_after,
+        created_before=created_before,
+        q=q.strip() if q and q.strip() else None,
+        team_ids=None if principal.team_scope == "all-accounts" else principal.team_ids,
+    )
+
+
+async def list_leads(
+    session: AsyncSession,
+    principal: Principal,
+    filters: LeadFilters | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> LeadPage:
+    after = decode_cursor(cursor) if cursor else None
+    if filters is None:
+        return LeadPage(data=[], has_more=False, next_cursor=None)
+    leads = await page_of_leads(session, principal.tenant_id, filters, after, limit + 1)
+    has_more = len(leads) > limit
+    leads = leads[:limit]
+    last = leads[-1] if has_more else None
+    next_cursor = encode_cursor(Position(last.created_at, last.id)) if last else None
+    return LeadPage(data=leads, has_more=has_more, next_cursor=next_cursor)
+
+
+async def page_of_leads(
+    session: AsyncSession,
+    tenant_id: str,
+    filters: LeadFilters,
+    after: Position | None,
+    limit: int,
+) -> list[LeadOut]:
+    rows = await LeadRepository(session, tenant_id).page(filters, after=after, limit=limit)
+    tags = await TagRepository(session, tenant_id).tags_of([row.id for row in rows])
+    return [lead_out(_row_values(row), tags.get(row.id, [])) for row in rows]
+
+
+# --- change ----------------------------------------------------------------------------------
+
+
+async def update_lead(
+    session: AsyncSession, principal: Principal, lead_id: str, data: LeadUpdate
+) -> LeadOut:
+    lead = await _visible_lead(session, principal, lead_id)
+    repository = LeadRepository(session, principal.tenant_id)
+    tag_repository = TagRepository(session, principal.tenant_id)
+    given = data.model_fields_set
+    changes: dict[str, Any] = {}
+    for name in (*CONTACT_FIELDS, "custom_fields", "team_id"):
+        if name not in given:
+            continue
+        value = getattr(data, name)
+        if name == "custom_fields":
+            value = value or {}
+        if value != getattr(lead, name):
+            changes[name] = value
+    if "team_id" in changes:
+        if changes["team_id"] is None and principal.team_scope != "all-accounts":
+            raise Forbidden("This API key may not take a lead out of its teams.")
+        if changes["team_id"] is not None:
+            await _check_team(session, principal, changes["team_id"])
+    if "status" in changes and changes["status"] not in STATUS_TRANSITIONS[lead.status]:
+        raise InvalidStatusTransition(
+            f"A {lead.status} lead cannot become {changes['status']}.",
+            details=[
+                {
+                    "field": "status",
+                    "message": "allowed: "
+                    + (", ".join(sorted(STATUS_TRANSITIONS[lead.status])) or "none"),
+                    "type": "transition",
+                }
+            ],
+        )
+    current_tags = (await tag_repository.tags_of([lead.id])).get(lead.id, [])
+    tags = current_tags
+    if data.names_tags:
+        tags, _ = await _resolve_tags(session, principal, data, create=True)
+    added = [t.id for t in tags if t.id not in {c.id for c in current_tags}]
+    removed = [c.id for c in current_tags if c.id not in {t.id for t in tags}]
+    if not changes and not added and not removed:
+        return lead_out(_row_values(lead), current_tags)
+    previous = {to_camel(k): _jsonable(getattr(lead, k)) for k in changes}
+    if "email" in changes:
+        changes["email_key"] = email_key(changes["email"])
+    if "first_name" in changes or "last_name" in changes:
+        changes["name_key"] = name_key(
+            changes.get("first_name", lead.first_name), changes.get("last_name", lead.last_name)
+        )
+    changes["updated_at"] = utcnow()
+    await _update_checking_duplicates(repository, lead, changes)
+    await tag_repository.unlink(lead.id, removed)
+    await tag_repository.link(lead.id, added)
+    out = lead_out({**_row_values(lead), **changes}, tags)
+    changed = [to_camel(k) for k in changes if k not in ("email_key", "name_key", "updated_at")]
+    if added or removed:
+        changed.append("tags")
+        previous["tags"] = [t.name for t in current_tags]
+    await emit(
+        session,
+        principal.tenant_id,
+        "lead.updated",
+        {**lead_event_data(out), "changedFields": changed, "previousAttributes": previous},
+    )
+    return out
+
+
+async def _update_checking_duplicates(
+    repository: LeadRepository, lead: Lead, changes: dict[str, Any]
+) -> None:
+    """Writes the change; a new email or name another live lead holds is 409 `duplicate_lead`."""
+    rekeyed = "email_key" in changes or "name_key" in changes
+    if not (rekeyed and lead.claims_duplicates):
+        await repository.update(lead.id, changes)
+        return
+    new_email_key = changes.get("email_key", lead.email_key)
+    new_name_key = changes.get("name_key", lead.name_key)
+    holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
+    if holder is not None:
+        raise duplicate_error(*holder)
+    # The index has the last word: a savepoint keeps a lost race from aborting the transaction.
+    try:
+        async with repository.session.begin_nested():
+            await repository.update(lead.id, changes)
+    except sa.exc.IntegrityError:
+        holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
+        if holder is None:  # pragma: no cover - the racing lead was deleted in between
+            raise DuplicateLead("Another lead just took this email or name.") from None
+        raise duplicate_error(*holder) from None
+
+
+async def delete_lead(session: AsyncSession, principal: Principal, lead_id: str) -> LeadDeleted:
+    """Soft delete: the lead leaves every list and frees its email and name at once; the row is
+    purged after the retention period."""
+    lead = await _visible_lead(session, principal, lead_id)
     tags = (await TagRepository(session, principal.tenant_id).tags_of([lead.id])).get(lead.id, [])
-    return lead_out(_row_values(lead), tags)
+    now = utcnow()
+    await LeadRepository(session, principal.tenant_id).update(lead.id, {"deleted_at": now})
+    data = lead_event_data(lead_out(_row_values(lead), tags))
+    await emit(session, principal.tenant_id, "lead.deleted", {**data, "deletedAt": _jsonable(now)})
+    return LeadDeleted(id=lead.id)
+
+
+async def purge_deleted(session: AsyncSession, tenant_id: str, before: datetime) -> int:
+    return await LeadRepository(session, tenant_id).purge_deleted(before)
+
+
+# --- batch -----------------------------------------------------------------------------------
+
+
+async def create_batch(
+    session: AsyncSession,
+    principal: Principal,
+    items: list[dict[str, Any]],
+    *,
+    atomic: bool,
+    policy: Policy | None,
+    request_source: str,
+    phone_region: str,
+) -> BatchResult:
+    """Creates each lead in a savepoint of its own, so one bad lead never undoes the others.
+
+    With `atomic`, any lead that is not created or merged rejects the whole batch (422).
+    """
+    results: list[BatchItem] = []
+    for index, item in enumerate(items):
+        results.append(
+            await _batch_item(session, principal, index, item, policy, request_source, phone_region)
+        )
+    summary = BatchSummary()
+    for result in results:
+        setattr(summary, result.status, getattr(summary, result.status) + 1)
+    batch = BatchResult(atomic=atomic, summary=summary, results=results)
+    if atomic and (summary.invalid or summary.duplicate):
+        raise BatchRejected(
+            "At least one lead failed, so no lead of this atomic batch was written.",
+            details=[
+                {"field": f"leads.{r.index}", "message": r.error.message, "type": r.error.error}
+                for r in results
+                if r.error is not None
+            ],
+            extra=batch.model_dump(mode="json", by_alias=True, include={"summary", "results"}),
+        )
+    return batch
+
+
+async def _batch_item(
+    session: AsyncSession,
+    principal: Principal,
+    index: int,
+    item: dict[str, Any],
+    policy: Policy | None,
+    request_source: str,
+    phone_region: str,
+) -> BatchItem:
+    try:
+        data = LeadCreate.model_validate(item, context={"phone_region": phone_region})
+    except ValidationError as error:
+        return BatchItem(
+            index=index,
+            status="invalid",
+            error=BatchItemError(
+                error="invalid_request",
+                message="The lead did not pass validation.",
+                details=validation_details(error.errors()),
+            ),
+        )
+    try:
+        async with session.begin_nested():
+            result = await create_lead(
+                session, principal, data, request_source=request_source, policy=policy
+            )
+    except DuplicateLead as error:
+        return BatchItem(
+            index=index,
+            status="duplicate",
+            existing_lead_id=error.extra.get("existingLeadId"),
+            matched_on=error.extra.get("matchedOn"),
+            error=BatchItemError(error=error.code, message=error.message, details=error.details),
+        )
+    except ApiError as error:
+        return BatchItem(
+            index=index,
+            status="invalid",
+            error=BatchItemError(error=error.code, message=error.message, details=error.details),
+        )
+    if result.outcome == "merged":
+        return BatchItem(
+            index=index, status="merged", lead=result.lead, merged_fields=result.merged_fields
+        )
+    return BatchItem(index=index, status="created", lead=result.lead)
+
+
+# --- shapes ----------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
 
 
 def _row_values(lead: Lead) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
+from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "ConsoleSession",
     "Event",
+    "IdempotencyRecord",
     "Invitation",
     "Lead",
     "LeadTag",

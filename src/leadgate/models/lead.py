@@ -37,6 +37,8 @@ class Lead(TenantScoped, Base):
         sa.Index("ix_leads_tenant_created", "tenant_id", "created_at", "id"),
         sa.Index("ix_leads_tenant_email_key", "tenant_id", "email_key"),
         sa.Index("ix_leads_tenant_name_key", "tenant_id", "name_key"),
+        # Purging soft-deleted leads past the retention period.
+        sa.Index("ix_leads_tenant_deleted", "tenant_id", "deleted_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -58,6 +59,42 @@ class TagRepository(TenantScopedRepository):
         for tag, lead_id in (await self.session.execute(statement)).all():
             found[lead_id].append(tag)
         return found
+
+    async def list(self) -> Sequence[Tag]:
+        statement = self._scoped(Tag).order_by(Tag.name_key)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def get(self, tag_id: str) -> Tag | None:
+        statement = self._scoped(Tag).where(Tag.id == tag_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def insert(self, values: Mapping[str, Any]) -> bool:
+        """Inserts a tag unless its name is taken in the tenant (the unique index decides)."""
+        statement = (
+            insert_ignoring_conflicts(self.session, Tag)
+            .values(**values, tenant_id=self.tenant_id)
+            .returning(Tag.id)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def update(self, tag_id: str, values: Mapping[str, Any]) -> None:
+        await self.session.execute(
+            self._scoped_update(Tag).where(Tag.id == tag_id).values(**values)
+        )
+
+    async def delete(self, tag_id: str) -> None:
+        # Links first: SQLite enforces the cascade only with foreign keys on; be explicit.
+        await self.session.execute(self._scoped_delete(LeadTag).where(LeadTag.tag_id == tag_id))
+        await self.session.execute(self._scoped_delete(Tag).where(Tag.id == tag_id))
+
+    async def unlink(self, lead_id: str, tag_ids: Sequence[str]) -> None:
+        if not tag_ids:
+            return
+        await self.session.execute(
+            self._scoped_delete(LeadTag)
+            .where(LeadTag.lead_id == lead_id)
+            .where(LeadTag.tag_id.in_(tag_ids))
+        )
 
     async def count(self) -> int:
         statement = sa.select(sa.func.count()).select_from(Tag).where(self._tenant_filter(Tag))

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.api_keys.service import IssuedKey, issue_api_key
 from leadgate.db import is_unique_violation
-from leadgate.errors import Conflict, InvalidRequest
+from leadgate.errors import Conflict, InvalidRequest, NotFound
 from leadgate.ids import new_id
 from leadgate.models import Team, Tenant, utcnow
 from leadgate.settings import Settings
@@ -111,3 +113,46 @@ async def create_team(session: AsyncSession, *, tenant_id: str, name: str) -> Te
             raise Conflict(f"A team named {name!r} already exists.") from None
         raise  # pragma: no cover
     return team
+
+
+async def update_tenant(
+    session: AsyncSession,
+    slug: str,
+    *,
+    duplicate_policy: str | None = None,
+    phone_region: str | None = None,
+) -> Tenant:
+    """Operator settings of a tenant: its duplicate policy and default phone region."""
+    tenant = await TenantRepository(session).by_slug(slug)
+    if tenant is None:
+        raise NotFound(f"No tenant {slug!r}.")
+    if duplicate_policy is not None:
+        if duplicate_policy not in DUPLICATE_POLICIES:
+            raise InvalidRequest(
+                "Unknown duplicate policy.",
+                details=[
+                    {
+                        "field": "duplicatePolicy",
+                        "message": f"one of {', '.join(DUPLICATE_POLICIES)}",
+                        "type": "enum",
+                    }
+                ],
+            )
+        tenant.duplicate_policy = duplicate_policy
+    if phone_region is not None:
+        region = phone_region.strip().upper()
+        if not re.fullmatch(r"[A-Z]{2}", region):
+            raise InvalidRequest(
+                "A phone region is a two-letter country code.",
+                details=[{"field": "phoneRegion", "message": "e.g. US, GB", "type": "pattern"}],
+            )
+        tenant.phone_region = region
+    await session.flush()  # so the CLI reports what the database now holds
+    # Verified keys are cached with their tenant's policy and region: drop them everywhere.
+    for key in await ApiKeyRepository(session, tenant.id).list():
+        invalidate_on_commit(session, key.id)
+    return tenant
+
+
+async def tenant_key_ids(session: AsyncSession, tenant_id: str) -> set[str]:
+    return {key.id for key in await ApiKeyRepository(session, tenant_id).list()}

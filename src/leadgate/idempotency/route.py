@@ -1,0 +1,179 @@
+"""The route class that gives a router's writes `Idempotency-Key` semantics.
+
+The order of a keyed write, and why:
+
+1. authenticate (the tenant scopes the key);
+2. end the request session's read-only transaction, then claim the key in a short transaction
+   of its own, committed before any work: a concurrent request with the same key sees the claim
+   (409 `idempotency_key_in_use`) or the finished record (a replay). Holding the request
+   session's connection while opening another would deadlock SQLite's one-connection pool;
+3. the handler does the work in the request session;
+4. a 2xx response is written to the record in the same transaction as the work, so the work and
+   its replayable answer commit together;
+5. after the request session closes, a request that failed (or answered non-2xx) releases its
+   claim, so the client may retry with the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.auth.dependencies import Session, authenticate_limited
+from leadgate.auth.principal import Principal
+from leadgate.db import Database
+from leadgate.idempotency import service
+from leadgate.settings import Settings
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VERSION_PREFIX = re.compile(r"^/api(?:/v1)?(?=/)")
+IDEMPOTENCY_PARAMETER = {
+    "name": service.HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": service.MAX_KEY_LENGTH},
+    "description": "Makes a retry safe: the first response is kept for 24 h (per tenant) and "
+    "replayed with `Idempotent-Replayed: true`; the same key with another body is 422 "
+    "`idempotency_key_reused`, and while the first request runs, 409 `idempotency_key_in_use`.",
+}
+
+
+@dataclass
+class _KeyedRequest:
+    """What one request knows about its key, from the claim to the release."""
+
+    database: Database
+    tenant_id: str = ""
+    record_id: str | None = None
+    session: AsyncSession | None = None
+    completed: bool = False
+
+    async def record(self, response: Response) -> None:
+        body = getattr(response, "body", None)
+        if self.record_id is None or self.session is None or not isinstance(body, bytes):
+            return
+        if 200 <= response.status_code < 300:
+            await service.complete(
+                self.session, self.tenant_id, self.record_id, response.status_code, body.decode()
+            )
+            self.completed = True
+
+    async def finish(
+        self,
+        exc_type: type[BaseException] | None,
+        _exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> bool:
+        """Runs after the request session has committed or rolled back."""
+        if self.record_id is not None and (exc_type is not None or not self.completed):
+            async with self.database.sessionmaker() as session, session.begin():
+                await service.release(session, self.tenant_id, self.record_id)
+        return False
+
+
+class _Replay(Exception):
+    def __init__(self, outcome: service.Replay) -> None:
+        super().__init__("idempotent replay")
+        self.outcome = outcome
+
+
+def request_target(request: Request) -> str:
+    """Path (without the version alias) and query (without a key), as the fingerprint sees it."""
+    path = _VERSION_PREFIX.sub("", request.url.path)
+    pairs = [
+        (k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "api_key"
+    ]
+    return f"{path}?{urlencode(sorted(pairs))}"
+
+
+async def claim_idempotency_key(
+    request: Request,
+    principal: Annotated[Principal, Depends(authenticate_limited)],
+    session: Session,
+) -> None:
+    raw = request.headers.get(service.HEADER)
+    if raw is None:
+        return
+    state = getattr(request.state, "idempotency", None)
+    if not isinstance(state, _KeyedRequest):  # pragma: no cover - a wiring mistake
+        raise RuntimeError("claim_idempotency_key runs only on an IdempotentRoute")
+    key = service.validate_key(raw.strip())
+    fingerprint = service.fingerprint(
+        principal.api_key_id, request.method, request_target(request), await request.body()
+    )
+    # So far the request session has only read the API key; ending that transaction hands
+    # its connection back before the claim takes one (SQLite's pool holds exactly one).
+    await session.commit()
+    settings: Settings = request.app.state.settings
+    async with state.database.sessionmaker() as claim_session, claim_session.begin():
+        outcome = await service.claim_key(
+            claim_session,
+            principal.tenant_id,
+            key=key,
+            fingerprint=fingerprint,
+            method=request.method,
+            path=request.url.path,
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            abandoned_after=timedelta(seconds=settings.idempotency_abandoned_after_seconds),
+        )
+    if isinstance(outcome, service.Replay):
+        raise _Replay(outcome)
+    state.tenant_id = principal.tenant_id
+    state.record_id = outcome.record_id
+    state.session = session
+
+
+class IdempotentRoute(APIRoute):
+    """An APIRoute whose write methods claim, record and replay `Idempotency-Key`s."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {method.upper() for method in kwargs.get("methods") or ()}
+        self.idempotent = bool(methods & WRITE_METHODS)
+        if self.idempotent:
+            dependencies = list(kwargs.get("dependencies") or [])
+            if not any(d.dependency is claim_idempotency_key for d in dependencies):
+                dependencies.insert(0, Depends(claim_idempotency_key))
+            kwargs["dependencies"] = dependencies
+            extra = dict(kwargs.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_PARAMETER]
+            kwargs["openapi_extra"] = extra
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not self.idempotent:
+            return handler
+
+        async def keyed_handler(request: Request) -> Response:
+            state = _KeyedRequest(request.app.state.database)
+            request.state.idempotency = state
+            # FastAPI closes this stack (and with it the request session) after the handler
+            # returns; registered first, `finish` runs last, once the session is gone.
+            stack = request.scope.get("fastapi_function_astack")
+            if not isinstance(stack, AsyncExitStack):  # pragma: no cover - FastAPI changed
+                raise RuntimeError("FastAPI no longer provides the function exit stack")
+            stack.push_async_exit(state.finish)
+            try:
+                response = await handler(request)
+            except _Replay as replay:
+                return Response(
+                    content=replay.outcome.body,
+                    status_code=replay.outcome.status,
+                    media_type="application/json",
+                    headers={REPLAYED_HEADER: "true"},
+                )
+            await state.record(response)
+            return response
+
+        return keyed_handler
