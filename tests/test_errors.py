@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,12 +42,20 @@ def test_every_response_has_a_request_id(client: httpx.Client) -> None:
     assert refused.headers["x-request-id"].startswith("req_")
 
 
-def test_unhandled_exception_is_500_without_internals(client: httpx.Client) -> None:
+def test_unhandled_exception_is_500_without_internals(
+    client: httpx.Client, server_log: Path
+) -> None:
     response = client.get("/__test__/boom")
     body = assert_error(response, 500, "internal_error")
     assert "SELECT" not in response.text
     assert "Traceback" not in response.text
     assert body["details"] == []
+    # The log has the details and the access line, both under the request id.
+    lines = [json.loads(line) for line in server_log.read_text().splitlines() if line.strip()]
+    mine = [line for line in lines if line.get("request_id") == body["requestId"]]
+    assert {"unhandled_exception", "request"} <= {line["event"] for line in mine}
+    access = next(line for line in mine if line["event"] == "request")
+    assert access["status"] == 500
 
 
 @pytest.mark.parametrize(

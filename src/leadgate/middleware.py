@@ -63,6 +63,18 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        try:
+            await self._dispatch(scope, receive, send_with_id)
+        except BaseException:
+            # The 500 itself is answered outside this middleware (ServerErrorMiddleware, see
+            # app._unhandled); the access log still gets its line.
+            status_holder[0] = status_holder[0] or 500
+            raise
+        finally:
+            if self.access_log_enabled:
+                self._log(scope, request_id, status_holder[0], started)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send_with_id: Send) -> None:
         declared = _content_length(scope)
         header_bytes = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
         if _has_nul(scope):
@@ -86,20 +98,21 @@ class RequestContextMiddleware:
                 await self.app(scope, _replay(body, receive), send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
-        if self.access_log_enabled:
-            state = scope.get("state", {})
-            access_log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                query=redact_query(scope.get("query_string", b"").decode("latin-1")),
-                status=status_holder[0],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                request_id=request_id,
-                tenant_id=state.get("tenant_id"),
-                api_key_id=state.get("api_key_id"),
-                key_source=state.get("key_source"),
-            )
+
+    def _log(self, scope: Scope, request_id: str, status: int, started: float) -> None:
+        state = scope.get("state", {})
+        access_log.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            query=redact_query(scope.get("query_string", b"").decode("latin-1")),
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            request_id=request_id,
+            tenant_id=state.get("tenant_id"),
+            api_key_id=state.get("api_key_id"),
+            key_source=state.get("key_source"),
+        )
 
     async def _buffer(self, receive: Receive) -> bytes | None:
         """Reads a body of unknown length; None when it passes the limit."""
