@@ -32,8 +32,21 @@ _KEY: dict[str, Any] = {
     "id": "key_01m7ym8de47xf09erntk40q8ge",
     "name": "Website form",
     "hint": "lg_Ab3x",
+    "status": "active",
     "permissions": ["leads:write"],
+    "accountsAccess": {"scope": "all-accounts", "ids": []},
     "expirationDate": "2027-02-19T08:41:12.441Z",
+    "createdAt": "2026-11-21T08:41:12.441Z",
+    "updatedAt": "2026-11-21T08:41:12.441Z",
+    "enforceMtls": False,
+    "mtlsThumbprints": [],
+    "rateLimitPerMinute": None,
+    "monthlyQuota": None,
+    "createdBy": {"type": "user", "id": "usr_01m7ym8de47xf09erntk40q8gf", "name": "Grace Hopper"},
+    "lastUsedAt": None,
+    "lastUsedIp": None,
+    "revokedAt": None,
+    "tenantId": "ten_01m7ym8de036ed7v3s2yeb24g4",
 }
 
 
@@ -46,20 +59,48 @@ class EventType:
 
 CATALOGUE: tuple[EventType, ...] = (
     EventType("lead.created", "A lead was created (API, form or import).", _LEAD),
-    EventType("lead.updated", "A lead's fields, status or tags changed.", _LEAD),
-    EventType("lead.deleted", "A lead was deleted.", {"id": _LEAD["id"]}),
+    EventType(
+        "lead.updated",
+        "A lead's fields, status or tags changed (`changedFields`, `previousAttributes`).",
+        {
+            **_LEAD,
+            "status": "contacted",
+            "updatedAt": "2026-11-21T09:12:00.000Z",
+            "changedFields": ["status"],
+            "previousAttributes": {"status": "new"},
+        },
+    ),
+    EventType(
+        "lead.deleted",
+        "A lead was deleted (soft delete; purged after the retention period).",
+        {**_LEAD, "deletedAt": "2026-11-21T10:00:00.000Z"},
+    ),
     EventType("api_key.created", "An API key was created.", _KEY),
     EventType(
         "api_key.rolled",
         "An API key was rolled: a new secret; the old one works until the grace period ends.",
-        {**_KEY, "previousSecretExpiresAt": "2026-11-22T08:41:12.441Z"},
+        {**_KEY, "hint": "lg_Q7pz", "gracePeriodMinutes": 60},
     ),
-    EventType("api_key.revoked", "An API key was revoked.", {**_KEY, "revokedReason": "revoked"}),
+    EventType(
+        "api_key.revoked",
+        "An API key was revoked.",
+        {**_KEY, "status": "revoked", "revokedAt": "2026-11-21T10:00:00.000Z"},
+    ),
     EventType("api_key.expiring", "An API key expires soon (notice sent once).", _KEY),
     EventType(
         "usage.threshold_reached",
-        "A key or tenant used a set share of its monthly quota.",
-        {"apiKeyId": _KEY["id"], "threshold": 0.8, "used": 8000, "quota": 10000},
+        "A key used its alert share (default 80%) of its per-minute limit or monthly quota; "
+        "once per key, kind and period.",
+        {
+            "keyId": _KEY["id"],
+            "keyName": _KEY["name"],
+            "kind": "monthly_quota",
+            "period": "2026-11",
+            "used": 8000,
+            "limit": 10000,
+            "threshold": 0.8,
+            "noticeId": "ntc_01m7ym8de47xf09erntk40q8gh",
+        },
     ),
     EventType(
         "webhook.test",

@@ -44,6 +44,7 @@ from leadgate.leads.schemas import (
     LeadUpdate,
 )
 from leadgate.models import Lead, Tag, utcnow
+from leadgate.schemas import iso_utc
 from leadgate.tags.repository import TagRepository
 from leadgate.tags.schemas import TagOut
 from leadgate.tenants.repository import TeamRepository
@@ -646,7 +647,7 @@ async def _batch_item(
 
 
 def _jsonable(value: Any) -> Any:
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+    return iso_utc(value) if isinstance(value, datetime) else value
 
 
 def _row_values(lead: Lead) -> dict[str, Any]:
