@@ -121,10 +121,15 @@ def test_sigkilled_worker_loses_no_lead_created(pg: Backend, tmp_path: Path) -> 
                 assert response.status_code == 201, response.text
                 created.append(response.json()["id"])
                 if number == 80:
-                    receiver.wait_for(10)  # the worker has a batch in flight now
+                    receiver.wait_for(10)
+                    # Kill only once the worker holds claimed deliveries it has not recorded
+                    # (a batch in flight), however slowly a loaded machine got it there.
+                    deadline = time.monotonic() + 30
+                    while (killed_mid_batch := leased_unrecorded(pg, tenant)) == 0:
+                        assert time.monotonic() < deadline, "the worker never had a batch in flight"
+                        time.sleep(0.02)
                     first.send_signal(signal.SIGKILL)
                     first.wait(timeout=10)
-                    killed_mid_batch = leased_unrecorded(pg, tenant)
         finally:
             stop(first)
         assert first.returncode == -signal.SIGKILL
