@@ -330,3 +330,18 @@ def query_recorder(backend: Backend) -> Iterator[QueryRecorder]:
 def client(backend: Backend) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=backend.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture
+def cli(backend: Backend):  # type: ignore[no-untyped-def]
+    """Runs the `leadgate` CLI in-process against this backend's database."""
+    from typer.testing import CliRunner
+
+    from leadgate.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
+
+    return invoke

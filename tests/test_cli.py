@@ -13,16 +13,6 @@ from tests.conftest import Backend
 from tests.factories import eventually_status, unique_lead, unique_slug
 
 
-@pytest.fixture
-def cli(backend: Backend):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
-
-    return invoke
-
-
 def test_tenant_create_prints_a_working_key_once(
     backend: Backend, client: httpx.Client, cli
 ) -> None:  # type: ignore[no-untyped-def]

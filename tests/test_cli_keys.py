@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
-from typer.testing import CliRunner
 
-from leadgate.cli import app
 from leadgate.models import AuditEvent
 from tests.conftest import Backend
 from tests.factories import (
@@ -18,16 +15,6 @@ from tests.factories import (
     fetch_rows,
     unique_lead,
 )
-
-
-@pytest.fixture
-def cli(backend: Backend):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
-
-    return invoke
 
 
 def test_keys_show(backend: Backend, cli) -> None:  # type: ignore[no-untyped-def]

@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from typer.testing import CliRunner
 
-from leadgate.cli import app
 from leadgate.leads.csv_format import COLUMNS
 from leadgate.models import Event, Lead, Tag, Tenant
 from tests.conftest import Backend
@@ -23,16 +20,6 @@ from tests.factories import (
     eventually_status,
     unique_lead,
 )
-
-
-@pytest.fixture
-def cli(backend: Backend):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
-
-    return invoke
 
 
 def create(client: httpx.Client, tenant: TenantInfo, **fields: Any) -> dict[str, Any]:

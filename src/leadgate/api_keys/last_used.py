@@ -7,21 +7,22 @@ also remembers each address a key was used from and audits the first use from a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime
 
 import structlog
 
 from leadgate import audit
 from leadgate.api_keys.repository import ApiKeyRepository
+from leadgate.background import PeriodicFlush
 from leadgate.db import Database
 from leadgate.models import utcnow
 
 log = structlog.get_logger("leadgate.api_keys")
 
 
-class KeyUsageRecorder:
+class KeyUsageRecorder(PeriodicFlush):
+    flush_failed_event = "last_used_flush_failed"
+
     def __init__(self) -> None:
         self._pending: dict[str, tuple[str, datetime, str | None]] = {}
         # (key, address) pairs used since the last flush, with their first time.
@@ -54,17 +55,3 @@ class KeyUsageRecorder:
                         ip=ip,
                     )
         return len(pending)
-
-    async def run(self, database: Database, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush(database)
-            except Exception:  # a failed flush must not stop later ones
-                log.exception("last_used_flush_failed")
-
-    async def stop(self, task: asyncio.Task[None], database: Database) -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await self.flush(database)

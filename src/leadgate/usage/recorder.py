@@ -8,8 +8,6 @@ on shutdown, so a clean stop loses nothing. A failed flush keeps its counts for 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
@@ -18,6 +16,7 @@ import sqlalchemy as sa
 import structlog
 from starlette.types import Scope
 
+from leadgate.background import PeriodicFlush
 from leadgate.db import Database
 from leadgate.models import utcnow
 from leadgate.usage.repository import UsageRepository
@@ -56,7 +55,9 @@ def route_template(scope: Scope) -> str:
     return prefix + route
 
 
-class UsageRecorder:
+class UsageRecorder(PeriodicFlush):
+    flush_failed_event = "usage_flush_failed"
+
     def __init__(self) -> None:
         self._counts: Counter[CountKey] = Counter()
 
@@ -111,17 +112,3 @@ class UsageRecorder:
                 unwritten.discard(tenant_id)
             written += sum(row["count"] for row in rows)
         return written
-
-    async def run(self, database: Database, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush(database)
-            except Exception:  # a failed flush must not stop later ones
-                log.exception("usage_flush_failed")
-
-    async def stop(self, task: asyncio.Task[None], database: Database) -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await self.flush(database)
