@@ -24,7 +24,9 @@ from leadgate.client import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    Retry,
     ServerError,
+    default_retry,
 )
 from leadgate.leads.schemas import LeadMerged
 from leadgate.models import Lead, Tag
@@ -128,6 +130,9 @@ def test_client_errors_are_typed(backend: Backend) -> None:
 # --- retries, against a local receiver -------------------------------------------------------
 
 
+DROP = 0  # a scripted "status" that closes the connection without answering
+
+
 class Receiver:
     """Answers scripted (status, headers, body) replies in order and records what it got."""
 
@@ -148,6 +153,9 @@ class Receiver:
                     }
                 )
                 status, headers, body = receiver.replies.pop(0)
+                if status == DROP:
+                    self.close_connection = True
+                    return  # the connection closes with no answer: the request may have run
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "application/json"}.items():
@@ -246,3 +254,80 @@ def test_reads_retry_without_a_key_and_5xx_is_typed(receiver: Any) -> None:
     assert failed.value.error == "internal_error"
     assert waits == [0.5]
     assert all("Idempotency-Key" not in r["headers"] for r in local.requests)
+
+
+ENDPOINT = {
+    "id": "we_1", "url": "https://crm.example.com/hook", "description": "", "eventTypes": None,
+    "enabled": False, "disabledReason": None, "failingSince": None,
+    "createdAt": "2026-11-21T09:00:00.000Z", "updatedAt": "2026-11-21T09:00:00.000Z",
+}  # fmt: skip
+ROTATED = {"id": "we_1", "secret": "whsec_new", "previousSecretExpiresAt": "2026-11-22T09:00:00Z"}
+
+
+def test_which_calls_are_replayed_repeatable_or_run_once() -> None:
+    assert default_retry("GET", "/api-keys") is Retry.REPEATABLE
+    assert default_retry("post", "/leads/batch") is Retry.REPLAYED
+    assert default_retry("DELETE", "/tags/tag_1") is Retry.REPLAYED
+    assert default_retry("POST", "/api-keys") is Retry.ONCE
+    assert default_retry("POST", "/webhook-endpoints/we_1/rotate-secret") is Retry.ONCE
+
+
+def test_calls_that_run_once_are_retried_only_when_they_did_not_run(receiver: Any) -> None:
+    local = receiver(
+        [
+            (503, {"Retry-After": "1"}, BUSY),
+            (DROP, {}, {}),
+            (429, {"Retry-After": "3"}, LIMITED),
+            (200, {}, ROTATED),
+        ]
+    )
+    waits: list[float] = []
+    with Client("lg_key", local.url, sleep=waits.append) as leadgate:
+        # A 503 may come after the work: a secret-bearing create is not repeated.
+        with pytest.raises(ServerError) as busy:
+            leadgate.create_api_key("ci", ["leads:read"])
+        assert busy.value.error == "service_unavailable"
+        # A lost connection after sending: it may have run, so it is not repeated either.
+        with pytest.raises(LeadgateError, match="may have been executed"):
+            leadgate.test_webhook_endpoint("we_1")
+        # 429 is refused before any work: safe to repeat.
+        rotated = leadgate.rotate_webhook_secret("we_1")
+    assert rotated.secret == "whsec_new"
+    assert waits == [3]
+    assert [r["path"] for r in local.requests] == [
+        "/api/v1/api-keys",
+        "/api/v1/webhook-endpoints/we_1/test",
+        "/api/v1/webhook-endpoints/we_1/rotate-secret",
+        "/api/v1/webhook-endpoints/we_1/rotate-secret",
+    ]
+    # Never reached (connection refused): repeated, since it cannot have run.
+    refused: list[float] = []
+    down = Client("lg_key", "http://127.0.0.1:9", max_retries=2, sleep=refused.append)
+    with down, pytest.raises(LeadgateError, match="could not reach"):
+        down.create_webhook_endpoint("https://crm.example.com/hook")
+    assert len(refused) == 2
+
+
+def test_replayed_and_repeatable_calls_survive_a_lost_connection(receiver: Any) -> None:
+    local = receiver(
+        [
+            (DROP, {}, {}),
+            (201, {}, LEAD),
+            (503, {}, BUSY),
+            (DROP, {}, {}),
+            (200, {}, ENDPOINT),
+            (409, {}, {"error": "idempotency_key_in_use", "message": "m"}),
+        ]
+    )
+    waits: list[float] = []
+    with Client("lg_key", local.url, sleep=waits.append) as leadgate:
+        assert leadgate.create_lead(first_name="A", last_name="B").id == "lead_1"
+        assert leadgate.update_webhook_endpoint("we_1", enabled=False).enabled is False
+        # Only replayed routes wait out an in-flight twin; elsewhere the 409 is raised.
+        with pytest.raises(IdempotencyError):
+            leadgate.request("PATCH", "/api-keys/key_1", json={}, retry=Retry.REPEATABLE)
+    assert len(local.requests) == 6
+    first, retried = local.requests[0], local.requests[1]
+    assert first["headers"]["Idempotency-Key"] == retried["headers"]["Idempotency-Key"]
+    assert json.loads(local.requests[4]["body"]) == {"enabled": False}
+    assert waits == [0.5, 0.5, 1.0]

@@ -8,10 +8,12 @@ with Client(api_key, "https://leads.example.com") as leadgate:
 ```
 
 Every write carries an `Idempotency-Key` (generated unless given) that stays the same on each
-retry, so a retried write never does its work twice. 429 and 503 answers (and 409
-`idempotency_key_in_use`) are retried after the server's `Retry-After`, a bounded number of
-times. Failures raise a `LeadgateError` subclass carrying the API's `error`, `message` and
-`details`.
+retry. Only the lead and tag routes store answers under it, so how a call is retried depends on
+what repeating it would do (see `Retry` and docs/client.md): a replayed or repeatable call is
+retried on 429, 503 and lost connections after the server's `Retry-After`; a call that must run
+at most once (it answers a secret, or queues work) only when it provably was not executed (the
+connection was never made, or 429). Failures raise a `LeadgateError` subclass carrying the API's
+`error`, `message` and `details`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import IO, Any
 
 import httpx
 from pydantic.alias_generators import to_camel
 
+from leadgate.api_keys.schemas import ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeySelf
+from leadgate.audit.schemas import AuditEventList, AuditEventOut
 from leadgate.leads.schemas import (
     BatchResult,
     LeadDeleted,
@@ -35,9 +40,51 @@ from leadgate.leads.schemas import (
     LeadPage,
 )
 from leadgate.tags.schemas import TagDeleted, TagDetail, TagList
+from leadgate.usage.schemas import NoticeList, NoticeOut, UsageReport
+from leadgate.webhooks.schemas import (
+    DeliveryList,
+    EndpointList,
+    EndpointOut,
+    EndpointWithSecret,
+    EventList,
+    EventTypeList,
+    EventTypeOut,
+    ReplayOut,
+    RotatedSecret,
+    TesterResult,
+)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
+# The routes whose writes the server keeps under their Idempotency-Key and replays.
+REPLAYED_PREFIXES = ("/leads", "/tags")
+# Errors raised before a connection existed: the request never reached the server.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+class Retry(StrEnum):
+    """What repeating a call would do, and therefore when the client may repeat it."""
+
+    REPLAYED = "replayed"
+    """The server keeps the answer under the Idempotency-Key (lead and tag writes): a repeat
+    returns the stored answer. Retried on 429, 503, 409 `idempotency_key_in_use` and any
+    connection failure."""
+    REPEATABLE = "repeatable"
+    """Doing it twice is the same as once (reads, PATCHes, revoking a key). Retried on 429, 503
+    and any connection failure."""
+    ONCE = "once"
+    """Must run at most once and is not replayed (the answer carries a secret, or the call
+    queues or sends something). Retried only when it provably did not run: 429 (refused before
+    any work) or a connection that was never made."""
+
+
+def default_retry(method: str, path: str) -> Retry:
+    """Reads are repeatable; writes are replayed on the lead and tag routes, else run once."""
+    if method.upper() not in WRITE_METHODS:
+        return Retry.REPEATABLE
+    if path.startswith(REPLAYED_PREFIXES):
+        return Retry.REPLAYED
+    return Retry.ONCE
 
 
 class LeadgateError(Exception):
@@ -213,15 +260,22 @@ class Client:
                     pass
         return float(min(max(delay, 0.0), self.max_retry_wait))
 
-    def _should_retry(self, response: httpx.Response) -> bool:
-        if response.status_code in RETRY_STATUSES:
+    def _should_retry(self, response: httpx.Response, retry: Retry) -> bool:
+        status = response.status_code
+        if status not in RETRY_STATUSES and status != 409:
+            return False
+        try:
+            body = response.json()
+            code = body.get("error") if isinstance(body, dict) else None
+        except ValueError:
+            code = None
+        if code == "quota_exceeded":
+            return False  # the monthly quota resets next month: waiting here cannot help
+        if retry is Retry.ONCE:
+            return status == 429
+        if status in RETRY_STATUSES:
             return True
-        if response.status_code == 409:
-            try:
-                return bool(response.json().get("error") == "idempotency_key_in_use")
-            except ValueError:
-                return False
-        return False
+        return retry is Retry.REPLAYED and code == "idempotency_key_in_use"
 
     def request(
         self,
@@ -231,9 +285,12 @@ class Client:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        retry: Retry | None = None,
     ) -> httpx.Response:
-        """One API call with retries; raises a `LeadgateError` for an error answer."""
+        """One API call with retries; raises a `LeadgateError` for an error answer. `retry`
+        defaults to `default_retry(method, path)`."""
         method = method.upper()
+        retry = retry or default_retry(method, path)
         headers = {}
         if method in WRITE_METHODS:
             # The same key on every attempt: the server does the work at most once.
@@ -245,12 +302,18 @@ class Client:
                     method, path, json=json, params=params, headers=headers
                 )
             except httpx.TransportError as error:
-                if attempt >= self.max_retries:
-                    raise LeadgateError(f"could not reach leadgate: {error}") from error
+                unsent = isinstance(error, NOT_SENT_ERRORS)
+                if attempt >= self.max_retries or (retry is Retry.ONCE and not unsent):
+                    if unsent:
+                        raise LeadgateError(f"could not reach leadgate: {error}") from error
+                    raise LeadgateError(
+                        f"lost the connection to leadgate; the request may have been executed: "
+                        f"{error}"
+                    ) from error
                 self._sleep(self._retry_delay(None, attempt))
                 attempt += 1
                 continue
-            if self._should_retry(response) and attempt < self.max_retries:
+            if self._should_retry(response, retry) and attempt < self.max_retries:
                 self._sleep(self._retry_delay(response, attempt))
                 attempt += 1
                 continue
@@ -408,3 +471,178 @@ class Client:
     def delete_tag(self, tag_id: str, *, idempotency_key: str | None = None) -> TagDeleted:
         response = self.request("DELETE", f"/tags/{tag_id}", idempotency_key=idempotency_key)
         return TagDeleted.model_validate(response.json())
+
+    # --- API keys -----------------------------------------------------------------------------
+
+    def create_api_key(
+        self,
+        name: str,
+        permissions: list[str],
+        *,
+        expiration_in_days: int | None = 90,
+        team_ids: list[str] | None = None,
+        rate_limit_per_minute: int | None = None,
+        monthly_quota: int | None = None,
+        enforce_mtls: bool = False,
+        mtls_thumbprints: list[str] | None = None,
+    ) -> ApiKeyCreated:
+        """A new key; `api_key` on the answer is its secret, shown this once.
+        `expiration_in_days=None`: never expires. `team_ids`: limited to those teams.
+        Run at most once (`Retry.ONCE`): the answer is not replayable."""
+        body: dict[str, Any] = {
+            "name": name,
+            "permissions": permissions,
+            "expirationInDays": expiration_in_days,
+            "enforceMtls": enforce_mtls,
+        }
+        if team_ids is not None:
+            body["accountsAccess"] = {"scope": "specific-accounts", "ids": team_ids}
+        optional = {
+            "rateLimitPerMinute": rate_limit_per_minute,
+            "monthlyQuota": monthly_quota,
+            "mtlsThumbprints": mtls_thumbprints,
+        }
+        body.update({field: value for field, value in optional.items() if value is not None})
+        response = self.request("POST", "/api-keys", json=body)
+        return ApiKeyCreated.model_validate(response.json())
+
+    def list_api_keys(self) -> list[ApiKeyOut]:
+        """Every key of the tenant, newest first, revoked ones included."""
+        return ApiKeyList.model_validate(self.request("GET", "/api-keys").json()).data
+
+    def get_api_key(self, key_id: str) -> ApiKeyOut:
+        return ApiKeyOut.model_validate(self.request("GET", f"/api-keys/{key_id}").json())
+
+    def get_own_api_key(self) -> ApiKeySelf:
+        """The calling key: its scopes, teams, limits and expiry (needs no scope)."""
+        return ApiKeySelf.model_validate(self.request("GET", "/api-keys/self").json())
+
+    def update_api_key(self, key_id: str, **fields: Any) -> ApiKeyOut:
+        """`name`, `permissions`, `accounts_access`, `rate_limit_per_minute`, `monthly_quota`,
+        `enforce_mtls`, `mtls_thumbprints`: the given ones change. Repeatable."""
+        response = self.request(
+            "PATCH", f"/api-keys/{key_id}", json=_camel(fields), retry=Retry.REPEATABLE
+        )
+        return ApiKeyOut.model_validate(response.json())
+
+    def revoke_api_key(self, key_id: str) -> ApiKeyOut:
+        """Revokes the key (on every server within a second). Repeatable: revoking twice is
+        harmless."""
+        response = self.request("DELETE", f"/api-keys/{key_id}", retry=Retry.REPEATABLE)
+        return ApiKeyOut.model_validate(response.json())
+
+    def roll_api_key(self, key_id: str, *, grace_period_minutes: int = 0) -> ApiKeyCreated:
+        """A new secret for the key (`api_key`, shown this once); the old one keeps working
+        for `grace_period_minutes`. Run at most once (`Retry.ONCE`)."""
+        response = self.request(
+            "POST",
+            f"/api-keys/{key_id}/roll",
+            json={"gracePeriodMinutes": grace_period_minutes},
+        )
+        return ApiKeyCreated.model_validate(response.json())
+
+    def list_audit_events(
+        self, *, api_key_id: str | None = None, limit: int = 100
+    ) -> list[AuditEventOut]:
+        """The tenant's audit log (or one key's), newest first."""
+        params = _params(api_key_id=api_key_id, limit=limit)
+        return AuditEventList.model_validate(
+            self.request("GET", "/audit-events", params=params).json()
+        ).data
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def create_webhook_endpoint(
+        self,
+        url: str,
+        *,
+        description: str = "",
+        event_types: list[str] | None = None,
+        enabled: bool = True,
+    ) -> EndpointWithSecret:
+        """A new endpoint; `secret` on the answer (`whsec_…`) is shown this once.
+        `event_types=None`: every type. Run at most once (`Retry.ONCE`)."""
+        body = {
+            "url": url,
+            "description": description,
+            "eventTypes": event_types,
+            "enabled": enabled,
+        }
+        response = self.request("POST", "/webhook-endpoints", json=body)
+        return EndpointWithSecret.model_validate(response.json())
+
+    def list_webhook_endpoints(self) -> list[EndpointOut]:
+        return EndpointList.model_validate(self.request("GET", "/webhook-endpoints").json()).data
+
+    def get_webhook_endpoint(self, endpoint_id: str) -> EndpointOut:
+        response = self.request("GET", f"/webhook-endpoints/{endpoint_id}")
+        return EndpointOut.model_validate(response.json())
+
+    def update_webhook_endpoint(self, endpoint_id: str, **fields: Any) -> EndpointOut:
+        """`url`, `description`, `event_types`, `enabled` (True re-enables a disabled endpoint).
+        Repeatable."""
+        response = self.request(
+            "PATCH",
+            f"/webhook-endpoints/{endpoint_id}",
+            json=_camel(fields),
+            retry=Retry.REPEATABLE,
+        )
+        return EndpointOut.model_validate(response.json())
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> None:
+        """Run at most once (a repeat would answer 404)."""
+        self.request("DELETE", f"/webhook-endpoints/{endpoint_id}")
+
+    def rotate_webhook_secret(self, endpoint_id: str) -> RotatedSecret:
+        """A new signing secret (shown this once); the old one keeps signing alongside it
+        until `previous_secret_expires_at`. Run at most once (`Retry.ONCE`)."""
+        response = self.request("POST", f"/webhook-endpoints/{endpoint_id}/rotate-secret")
+        return RotatedSecret.model_validate(response.json())
+
+    def test_webhook_endpoint(self, endpoint_id: str) -> TesterResult:
+        """Sends a signed `webhook.test` event now; what was sent and what came back. Run at
+        most once (`Retry.ONCE`)."""
+        response = self.request("POST", f"/webhook-endpoints/{endpoint_id}/test")
+        return TesterResult.model_validate(response.json())
+
+    def list_webhook_deliveries(
+        self, endpoint_id: str, *, limit: int = 50, before: str | None = None
+    ) -> DeliveryList:
+        """An endpoint's deliveries with their attempts, newest first (`before`: a delivery id
+        to continue after)."""
+        response = self.request(
+            "GET",
+            f"/webhook-endpoints/{endpoint_id}/deliveries",
+            params=_params(limit=limit, before=before),
+        )
+        return DeliveryList.model_validate(response.json())
+
+    def list_event_types(self) -> list[EventTypeOut]:
+        return EventTypeList.model_validate(self.request("GET", "/event-types").json()).data
+
+    def list_events(
+        self, *, event_type: str | None = None, limit: int = 50, before: str | None = None
+    ) -> EventList:
+        """The tenant's events, newest first (`before`: an event id to continue after)."""
+        params = _params(type=event_type, limit=limit, before=before)
+        return EventList.model_validate(self.request("GET", "/events", params=params).json())
+
+    def replay_event(self, event_id: str, *, endpoint_id: str | None = None) -> ReplayOut:
+        """Queues the event again (same `webhook-id`) for every subscribed enabled endpoint,
+        or only `endpoint_id`. Run at most once (`Retry.ONCE`)."""
+        body = {"endpointId": endpoint_id} if endpoint_id else None
+        response = self.request("POST", f"/events/{event_id}/replay", json=body)
+        return ReplayOut.model_validate(response.json())
+
+    # --- usage --------------------------------------------------------------------------------
+
+    def get_usage(self, *, key_id: str | None = None) -> UsageReport:
+        """The tenant's usage (or one key's): current hour and month, hourly, daily and the
+        most-called endpoints."""
+        response = self.request("GET", "/usage", params=_params(key_id=key_id))
+        return UsageReport.model_validate(response.json())
+
+    def list_usage_notices(self, *, key_id: str | None = None) -> list[NoticeOut]:
+        """Keys that reached the alert threshold of their limit or quota, newest first."""
+        response = self.request("GET", "/usage/notices", params=_params(key_id=key_id))
+        return NoticeList.model_validate(response.json()).data
