@@ -114,8 +114,12 @@ class ServerThread:
         raise RuntimeError("server did not start")
 
     def stop(self) -> None:
+        """Asks uvicorn to shut down and waits for the lifespan's shutdown work (the final
+        flushes) to finish: a loaded machine may take a while, but never forever."""
         self.server.should_exit = True
-        self.thread.join(timeout=15)
+        self.thread.join(timeout=60)
+        if self.thread.is_alive():
+            raise RuntimeError("the test server did not stop within 60 s")
 
     @property
     def url(self) -> str:
