@@ -261,7 +261,19 @@ def test_usage_page_for_the_tenant_and_one_key(backend: Backend) -> None:
 
     backend.transaction(notice)
     assert count_rows(backend, Notice, tenant_id) == 1
-    assert "has used 80 of its monthly quota of 100" in browser.get("/console/usage").text
+    page = browser.get("/console/usage").text
+    assert "has used 80 of its monthly quota of 100" in page
+    assert 'data-notice="unread"' in page
+    # Marking read: CSRF enforced, another tenant's key refused, then done.
+    assert browser.post("/console/usage/notices/read", {}, csrf=False).status_code == 403
+    assert browser.post(f"/console/usage/notices/read?key={other_id}", {}).status_code == 400
+    assert count_rows(backend, Notice, tenant_id, read_at=None) == 1
+    response = browser.post(f"/console/usage/notices/read?key={key_id}", {})
+    assert response.status_code == 303
+    assert count_rows(backend, Notice, tenant_id, read_at=None) == 0
+    page = browser.follow(response).text
+    assert 'data-notice="read"' in page
+    assert "Mark all read" not in page
 
 
 # --- leads -----------------------------------------------------------------------------------

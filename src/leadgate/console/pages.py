@@ -163,6 +163,17 @@ async def usage_page(
     return render(request, "console/usage.html", context)
 
 
+@pages.post("/usage/notices/read", include_in_schema=False)
+async def mark_notices_read(
+    request: Request, session: Session, current: InTenant, key: str = ""
+) -> Response:
+    keys = await service.list_keys(session, current.tenant.id)
+    if key and key not in {row.key.id for row in keys}:
+        raise page_error(InvalidRequest("No such API key in this workspace."))
+    await usage.mark_notices_read(session, current.tenant.id, key_id=key or None)
+    return redirect("/console/usage" + (f"?key={key}" if key else ""))
+
+
 # --- leads ----------------------------------------------------------------------------------
 
 
