@@ -1,8 +1,9 @@
 """The console in a real browser: Debian's chromium driven by Playwright.
 
 sign up → generate a key with only leads:write → copy it from the page → create a lead with it
-over HTTP → revoke it → see the revocation in the audit log. On the SQLite backend the suite also
-writes screenshots of every page at 1280x800 and 390x844 to docs/screenshots/.
+over HTTP → see the lead in the Leads table → see the request in Usage → roll the key → revoke
+it → see the revocation in the audit log; then tags, webhooks and the endpoint tester. On the
+SQLite backend the suite also writes screenshots of every page at 1280x800 and 390x844.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, Backend
-from tests.factories import unique_lead
+from tests.factories import seed_lead, unique_lead
+from tests.receiver import always, running_receiver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -93,7 +95,7 @@ def test_sign_up_generate_copy_use_revoke_and_audit(backend: Backend, browser: B
         context.close()
     assert problems == []  # no CSP violations, no script errors
     if shots.enabled:
-        assert len(shots.taken) == 2 * 11
+        assert len(shots.taken) == 2 * 21
 
 
 def _journey(backend: Backend, page: Page, shots: Shots) -> None:
@@ -140,7 +142,7 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
 
     # Use it over HTTP: it can create leads and nothing else.
     with httpx.Client(base_url=backend.url, timeout=30) as http:
-        created = http.post("/api/v1/leads", json=unique_lead(), headers={"X-API-Key": key})
+        created = http.post("/api/v1/leads", json=seed_lead(), headers={"X-API-Key": key})
         assert created.status_code == 201, created.text
         read = http.get(f"/api/v1/leads/{created.json()['id']}", headers={"X-API-Key": key})
         assert read.status_code == 403
@@ -155,6 +157,64 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     expect(row.get_by_text("Grace Hopper")).to_be_visible()
     shots("api-keys")
 
+    # The lead is in the Leads table; its page says which key created it.
+    page.get_by_role("navigation").get_by_role("link", name="Leads").click()
+    lead_row = page.locator("tr", has_text="jane@example.com")
+    expect(lead_row).to_have_count(1)
+    expect(lead_row.get_by_text("Jane Smith")).to_be_visible()
+    shots("leads")
+    lead_row.get_by_role("link", name="Jane Smith").click()
+    expect(page.get_by_role("heading", name="Jane Smith")).to_be_visible()
+    expect(page.locator("dd", has_text="Website form")).to_be_visible()
+    page.get_by_label("New status").select_option("contacted")
+    page.get_by_role("button", name="Change status").click()
+    expect(page.locator("[data-status]")).to_have_text("contacted")
+    page.get_by_label("Tags, separated by commas").fill("vip, follow up")
+    page.get_by_role("button", name="Save tags").click()
+    expect(page.locator('li[data-event-type="lead.updated"]')).to_have_count(2)
+    shots("lead")
+    page.get_by_role("navigation").get_by_role("link", name="Tags").click()
+    page.get_by_label("New tag").fill("Referral")
+    page.get_by_role("button", name="Create tag").click()
+    expect(page.locator("tr[data-tag-id]")).to_have_count(3)
+    shots("tags")
+
+    # The requests are in Usage (the servers flush their counts every 0.2 s in tests).
+    page.get_by_role("navigation").get_by_role("link", name="Usage").click()
+    this_hour = page.locator('[data-stat="hour"] strong')
+    for _ in range(50):
+        if this_hour.inner_text() == "2":
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    expect(this_hour).to_have_text("2")  # the 201 and the 403
+    expect(page.get_by_text("POST /api/v1/leads")).to_be_visible()
+    shots("usage")
+
+    # Edit it (the form), then roll it: the new secret is shown once; the old one has a grace hour.
+    page.get_by_role("link", name="API Access").click()
+    row = page.locator("tr", has_text="Website form")
+    row.get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", name="Edit “Website form”")).to_be_visible()
+    shots("api-key-edit")
+    page.get_by_role("link", name="Cancel").click()
+    row.get_by_role("link", name="Roll").click()
+    expect(page.get_by_role("heading", name="Roll “Website form”?")).to_be_visible()
+    page.get_by_label("Grace period for the current secret").select_option("60")
+    shots("api-key-roll")
+    page.get_by_role("button", name="Roll key").click()
+    expect(page.get_by_role("heading", name="Your rolled API key")).to_be_visible()
+    expect(page.get_by_text("keeps working for 1 hour")).to_be_visible()
+    rolled = page.locator("#new-key").input_value()
+    assert rolled != key
+    shots("api-key-rolled")
+    with httpx.Client(base_url=backend.url, timeout=30) as http:
+        for secret in (rolled, key):  # both work during the grace period
+            made = http.post("/api/v1/leads", json=unique_lead(), headers={"X-API-Key": secret})
+            assert made.status_code == 201, made.text
+    page.get_by_role("link", name="Done").click()
+    row = page.locator("tr", has_text="Website form")
+
     # Revoke it, with confirmation.
     row.get_by_role("link", name="Revoke").click()
     expect(page.get_by_role("heading", name="Revoke “Website form”?")).to_be_visible()
@@ -162,8 +222,9 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     page.get_by_role("button", name="Revoke key").click()
     expect(page.locator("tr", has_text="Website form").get_by_text("revoked")).to_be_visible()
     with httpx.Client(base_url=backend.url, timeout=30) as http:
-        refused = http.post("/api/v1/leads", json=unique_lead(), headers={"X-API-Key": key})
-        assert refused.status_code == 401
+        for secret in (rolled, key):
+            refused = http.post("/api/v1/leads", json=unique_lead(), headers={"X-API-Key": secret})
+            assert refused.status_code == 401
 
     # The revocation is in the audit log, by this user.
     page.get_by_role("link", name="Audit log").click()
@@ -172,7 +233,31 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     expect(revoked.get_by_text("Grace Hopper")).to_be_visible()
     expect(revoked.get_by_text("Website form")).to_be_visible()
     expect(page.locator('tr[data-action="api_key.created"]')).to_have_count(1)
+    expect(page.locator('tr[data-action="api_key.rolled"]')).to_have_count(1)
     shots("audit-log")
+
+    # Webhooks: add an endpoint (its secret shown once), then the tester sends a sample.
+    with running_receiver(always(200, b'{"ok": true}')) as receiver:
+        page.get_by_role("navigation").get_by_role("link", name="Webhooks").click()
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_label("Description").fill("CRM sync")
+        page.locator('input[name="event_types"][value="lead.created"]').check()
+        page.get_by_role("button", name="Add endpoint").click()
+        expect(page.get_by_role("heading", name="Endpoint added")).to_be_visible()
+        expect(page.locator("#signing-secret")).to_have_value(re.compile(r"^whsec_"))
+        shots("webhook-secret")
+        page.get_by_role("link", name="Done").click()
+        page.get_by_label("Event type").select_option("lead.created")
+        page.get_by_role("button", name="Send test").click()
+        expect(page.locator('[data-tester-result="ok"]')).to_be_visible()
+        expect(page.get_by_text("webhook-signature:")).to_be_visible()
+        (received,) = receiver.wait_for(1)
+        assert received.json["type"] == "lead.created"
+        expect(page.locator("tr[data-delivery-id]")).to_have_count(1)
+        shots("webhook")
+        page.get_by_role("link", name="← Webhooks").click()
+        expect(page.locator("tr[data-endpoint-id]")).to_have_count(1)
+        shots("webhooks")
 
     # The other pages, for the screenshots and a look at each.
     page.get_by_role("link", name="Team").click()

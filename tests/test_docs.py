@@ -29,7 +29,7 @@ def test_explorer_assets_are_local(client: httpx.Client) -> None:
     assert all(s.startswith("/static/") for s in sources)
     for source in sources:
         assert client.get(source).status_code == 200, source
-    assert client.get("/", follow_redirects=False).headers["location"] == "/docs"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/console"
 
 
 def test_configuration_reference_is_current() -> None:

@@ -454,6 +454,30 @@ def test_tester_sends_a_signed_test_event_now(
     assert [e["id"] for e in events.json()["data"]] == [result["eventId"]]
 
 
+def test_tester_sends_a_chosen_event_types_sample(
+    backend: Backend, client: httpx.Client, receiver: Receiver
+) -> None:
+    tenant = create_tenant(backend)
+    endpoint = make_endpoint(client, tenant, receiver.url)
+    path = f"/api/v1/webhook-endpoints/{endpoint['id']}/test"
+    events = count_rows(backend, Event, tenant.id)
+    refused = client.post(path, params={"eventType": "lead.exploded"}, headers=tenant.headers)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+    assert count_rows(backend, WebhookDelivery, tenant.id) == 0
+    assert count_rows(backend, Event, tenant.id) == events
+
+    response = client.post(path, params={"eventType": "lead.created"}, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    [request] = receiver.wait_for(1)
+    payload = Webhook(endpoint["secret"]).verify(request.body, request.headers)
+    assert payload["type"] == "lead.created"
+    assert payload["data"]["email"] == "jane@example.com"  # the catalogue's sample
+    [delivery] = deliveries(client, tenant, endpoint["id"])
+    assert delivery["trigger"] == "test"
+    assert delivery["eventType"] == "lead.created"
+
+
 def test_tester_reports_failures_without_retrying(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
     with running_receiver(always(500, b"e" * 3000)) as receiver:

@@ -159,7 +159,7 @@ async def _healthz() -> dict[str, str]:
 
 
 async def _root() -> RedirectResponse:
-    return RedirectResponse("/docs")
+    return RedirectResponse("/console")
 
 
 async def _docs() -> HTMLResponse:

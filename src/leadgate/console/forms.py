@@ -76,3 +76,45 @@ class AcceptInvitationForm(Form):
     name: str = ""
     email: str = ""
     password: str = ""
+
+
+class EditKeyForm(Form):
+    name: str = ""
+    scopes: list[str] = []
+    rate_limit: str | None = None  # absent from a member's form: the limit is not touched
+
+
+class RollKeyForm(Form):
+    grace_period: str = "60"
+
+
+class LeadStatusForm(Form):
+    status: str = ""
+
+
+class LeadTagsForm(Form):
+    tags: str = ""
+
+
+class TagForm(Form):
+    name: str = ""
+    color: str = ""
+    no_color: str = ""  # the colour picker always sends a value: this checkbox clears it
+
+
+class EndpointForm(Form):
+    url: str = ""
+    description: str = ""
+    event_types: list[str] = []
+
+
+class EnableForm(Form):
+    enabled: str = ""
+
+
+class TesterForm(Form):
+    event_type: str = "webhook.test"
+
+
+class ReplayForm(Form):
+    event_id: str = ""

@@ -12,16 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
-from leadgate.api_keys.service import Grantor, IssuedKey, issue_api_key, revoke_api_key
+from leadgate.api_keys.service import (
+    Grantor,
+    IssuedKey,
+    KeyChanges,
+    issue_api_key,
+    revoke_api_key,
+    roll_api_key,
+    update_api_key,
+)
 from leadgate.audit.repository import AuditRepository
-from leadgate.console.forms import GenerateKeyForm
+from leadgate.auth.principal import Principal
+from leadgate.console.forms import EditKeyForm, GenerateKeyForm
 from leadgate.errors import Forbidden, InvalidRequest, NotFound
+from leadgate.events.repository import EventRepository
 from leadgate.models import ApiKey, AuditEvent, Team, User, utcnow
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TeamRepository
 from leadgate.users.service import MANAGER_ROLES, user_actor
 
 THUMBPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
+# Roll: how long the old secret keeps working (minutes): none, an hour, a day, a week.
+GRACE_PERIODS = (0, 60, 1440, 10080)
+LEAD_HISTORY_TYPES = ("lead.created", "lead.updated", "lead.deleted")
 TEAM_SCOPES = ("all-accounts", "specific-accounts")
 
 
@@ -159,6 +172,114 @@ async def revoke_key(
     return await revoke_api_key(
         session, tenant_id=tenant_id, key_id=key_id, grantor=_grantor(user, role), ip=ip
     )
+
+
+def _rate_limit(text: str) -> int | None:
+    value = text.strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+        raise _invalid("rate_limit", "The rate limit is a whole number of requests per minute.")
+    return int(value)
+
+
+async def edit_key(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    user: User,
+    role: str,
+    key_id: str,
+    form: EditKeyForm,
+    ip: str | None,
+) -> ApiKey:
+    """Name, permissions and (owners and admins) the rate limit, through the key service."""
+    await get_key(session, tenant_id, key_id)
+    name = form.name.strip()
+    if not name or len(name) > 120:
+        raise _invalid("name", "Give the key a name of 1 to 120 characters.")
+    if not form.scopes:
+        raise _invalid("scopes", "Choose at least one permission.")
+    unknown = set(form.scopes) - set(ALL_SCOPES)
+    if unknown:
+        raise _invalid("scopes", f"Unknown permission: {', '.join(sorted(unknown))}.")
+    fields = {"name", "scopes"}
+    rate_limit = None
+    if form.rate_limit is not None:
+        # Sent only by an owner's or admin's form; the key service refuses it from anyone else.
+        rate_limit = _rate_limit(form.rate_limit)
+        fields.add("rate_limit_per_minute")
+    changes = KeyChanges(
+        name=name,
+        scopes=list(form.scopes),
+        rate_limit_per_minute=rate_limit,
+        fields=frozenset(fields),
+    )
+    return await update_api_key(
+        session,
+        tenant_id=tenant_id,
+        key_id=key_id,
+        changes=changes,
+        grantor=_grantor(user, role),
+        ip=ip,
+    )
+
+
+async def roll_key(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    user: User,
+    role: str,
+    key_id: str,
+    grace_period: str,
+    ip: str | None,
+) -> IssuedKey:
+    await get_key(session, tenant_id, key_id)
+    if not grace_period.isdigit() or int(grace_period) not in GRACE_PERIODS:
+        raise _invalid("grace_period", "Choose a grace period from the list.")
+    return await roll_api_key(
+        session,
+        settings,
+        tenant_id=tenant_id,
+        key_id=key_id,
+        grace_period_minutes=int(grace_period),
+        grantor=_grantor(user, role),
+        ip=ip,
+    )
+
+
+def member_principal(tenant_id: str, tenant_slug: str, user: User) -> Principal:
+    """A console member working on leads and tags: every scope, every team, like the CLI."""
+    return Principal(
+        tenant_id=tenant_id,
+        tenant_slug=tenant_slug,
+        api_key_id=user.id,
+        api_key_name=user.name,
+        scopes=frozenset(ALL_SCOPES),
+    )
+
+
+async def lead_history(session: AsyncSession, tenant_id: str, lead_id: str) -> list[dict[str, Any]]:
+    """A lead's events from the outbox, newest first, each with what changed."""
+    events = await EventRepository(session, tenant_id).about(lead_id, LEAD_HISTORY_TYPES, 50)
+    history = []
+    for event in events:
+        previous = event.data.get("previousAttributes") or {}
+        changes = {
+            name: (
+                format_value(previous.get(name)),
+                format_value(
+                    [t.get("name") for t in event.data.get("tags", [])]
+                    if name == "tags"
+                    else event.data.get(name)
+                ),
+            )
+            for name in event.data.get("changedFields") or []
+        }
+        history.append({"event": event, "changes": changes})
+    return history
 
 
 async def audit_log(session: AsyncSession, tenant_id: str, role: str) -> Sequence[AuditEvent]:

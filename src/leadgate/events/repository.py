@@ -48,3 +48,16 @@ class EventRepository(TenantScopedRepository):
         if before is not None:
             statement = statement.where(Event.id < before)
         return (await self.session.execute(statement.limit(limit))).scalars().all()
+
+    async def about(
+        self, subject_id: str, types: Sequence[str], limit: int = 100
+    ) -> Sequence[Event]:
+        """Events of the given types whose `data.id` is the subject (a lead's history), newest
+        first. Scans the tenant's events of those types: meant for one detail page."""
+        statement = (
+            self._scoped(Event)
+            .where(Event.type.in_(list(types)), Event.data["id"].as_string() == subject_id)
+            .order_by(Event.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).scalars().all()

@@ -85,3 +85,11 @@ class NoticeRepository(TenantScopedRepository):
         if api_key_id is not None:
             statement = statement.where(Notice.api_key_id == api_key_id)
         return (await self.session.execute(statement.limit(limit))).scalars().all()
+
+    async def mark_read(self, *, api_key_id: str | None, at: datetime) -> int:
+        """Marks the unread notices (of one key, or all) read; how many it marked."""
+        statement = self._scoped_update(Notice).where(Notice.read_at.is_(None)).values(read_at=at)
+        if api_key_id is not None:
+            statement = statement.where(Notice.api_key_id == api_key_id)
+        result = await self.session.execute(statement)
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -167,3 +167,8 @@ async def list_notices(
             for n in notices
         ]
     )
+
+
+async def mark_notices_read(session: AsyncSession, tenant_id: str, *, key_id: str | None) -> int:
+    """The console's "Mark all read": unread notices of the tenant (or one key) become read."""
+    return await NoticeRepository(session, tenant_id).mark_read(api_key_id=key_id, at=utcnow())

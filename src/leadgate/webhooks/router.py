@@ -128,15 +128,28 @@ async def rotate_secret(
     summary="Send a test event now",
 )
 async def test_endpoint(
-    request: Request, endpoint_id: str, principal: WebhooksWrite, session: Session
+    request: Request,
+    endpoint_id: str,
+    principal: WebhooksWrite,
+    session: Session,
+    event_type: Annotated[
+        str,
+        Query(
+            alias="eventType",
+            max_length=60,
+            description="Send this type's sample from `GET /event-types` instead.",
+        ),
+    ] = "webhook.test",  # noqa: PT028 - a route handler, not a pytest test
 ) -> TesterResult:
-    """Sends a signed `webhook.test` event to this endpoint at once and returns what was sent
-    and what came back (status, first 2 KiB of the body, latency). It is not retried."""
+    """Sends a signed `webhook.test` event (or `eventType`'s catalogue sample) to this endpoint
+    at once and returns what was sent and what came back (status, first 2 KiB of the body,
+    latency). It is not retried."""
     settings = get_settings(request)
     async with new_client(settings) as client:
         return await service.send_test(
-            session, settings, client, tenant_id=principal.tenant_id, endpoint_id=endpoint_id
-        )
+            session, settings, client, tenant_id=principal.tenant_id, endpoint_id=endpoint_id,
+            event_type=event_type,
+        )  # fmt: skip
 
 
 @router.get(

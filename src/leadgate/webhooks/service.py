@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit
 from leadgate.errors import InvalidRequest, NotFound
+from leadgate.events.catalogue import CATALOGUE
 from leadgate.events.repository import EventRepository
 from leadgate.events.service import EVENT_TYPES
 from leadgate.ids import new_id
@@ -411,8 +412,10 @@ async def send_test(
     *,
     tenant_id: str,
     endpoint_id: str,
+    event_type: str = "webhook.test",
 ) -> TesterResult:
-    """Sends a signed `webhook.test` to one endpoint now and reports the attempt.
+    """Sends a signed `webhook.test` (or another event type's catalogue sample) to one endpoint
+    now and reports the attempt.
 
     The event is stored already dispatched, so the worker never fans it out to other endpoints,
     and its delivery is never retried. The request's transaction stays open during the call
@@ -421,9 +424,19 @@ async def send_test(
     endpoint = await get_endpoint(session, tenant_id, endpoint_id)
     now = utcnow()
     event_id = new_id("evt")
-    data = {"endpointId": endpoint.id, "message": "A test event from leadgate."}
+    data: dict[str, Any]
+    if event_type == "webhook.test":
+        data = {"endpointId": endpoint.id, "message": "A test event from leadgate."}
+    else:
+        samples = {t.type: t.sample for t in CATALOGUE}
+        if event_type not in samples:
+            raise InvalidRequest(
+                f"Unknown event type {event_type!r}.",
+                details=[{"field": "eventType", "message": "not in the catalogue", "type": "enum"}],
+            )
+        data = dict(samples[event_type])
     await EventRepository(session, tenant_id).insert(
-        event_id, "webhook.test", data, now, dispatched_at=now
+        event_id, event_type, data, now, dispatched_at=now
     )
     delivery = WebhookDelivery(
         id=new_id("whd"),
@@ -437,7 +450,7 @@ async def send_test(
         created_at=now,
     )
     WebhookDeliveryRepository(session, tenant_id).add(delivery)
-    event = Event(id=event_id, tenant_id=tenant_id, type="webhook.test", data=data, created_at=now)
+    event = Event(id=event_id, tenant_id=tenant_id, type=event_type, data=data, created_at=now)
     job = job_of(delivery, endpoint, event, now)
     result = await sender.attempt(client, settings, job)
     # Flushed before the attempt row that references it.
