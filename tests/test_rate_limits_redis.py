@@ -87,7 +87,9 @@ async def _burst(urls: list[str], headers: dict[str, str], total: int) -> list[i
         async def one(index: int) -> int:
             async with semaphore:
                 url = urls[index % len(urls)]
-                response = await http.get(f"{url}/api/v1/leads/lead_x", headers=headers)
+                # A cached key's own record: no database work, so the burst measures the
+                # shared limiter rather than how fast a loaded machine answers queries.
+                response = await http.get(f"{url}/api/v1/api-keys/self", headers=headers)
                 return response.status_code
 
         return await asyncio.gather(*(one(i) for i in range(total)))
@@ -114,7 +116,7 @@ def test_three_processes_share_one_limit(backend: Backend, tmp_path: Path) -> No
             started = time.monotonic()
             statuses = asyncio.run(_burst(urls, key.headers, 3 * limit))
             elapsed = time.monotonic() - started
-            results.append((limit, statuses.count(404), statuses.count(429), elapsed))
+            results.append((limit, statuses.count(200), statuses.count(429), elapsed))
     for limit, admitted, refused, elapsed in results:
         print(
             f"limit {limit}/min: {3 * limit} requests over 3 processes in {elapsed:.2f}s, "
