@@ -6,6 +6,8 @@ check them and say what is wrong in words a person reads on the page.
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import FormData
 
@@ -14,7 +16,7 @@ class Form(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=False, extra="ignore")
 
     @classmethod
-    def read(cls, form: FormData) -> Form:
+    def read(cls, form: FormData) -> Self:
         values: dict[str, object] = {}
         for name, field in cls.model_fields.items():
             if field.annotation == list[str]:

@@ -81,7 +81,6 @@ async def edit_key_page(
 @pages.post("/settings/api-keys/{key_id}/edit", include_in_schema=False)
 async def edit_key(request: Request, key_id: str, session: Session, current: InTenant) -> Response:
     form = EditKeyForm.read(await request.form())
-    assert isinstance(form, EditKeyForm)
     try:
         await service.edit_key(
             session,
@@ -118,7 +117,6 @@ async def roll_key_page(
 @pages.post("/settings/api-keys/{key_id}/roll", include_in_schema=False)
 async def roll_key(request: Request, key_id: str, session: Session, current: InTenant) -> Response:
     form = RollKeyForm.read(await request.form())
-    assert isinstance(form, RollKeyForm)
     try:
         issued = await service.roll_key(
             session,
@@ -302,7 +300,6 @@ async def change_status(
     request: Request, lead_id: str, session: Session, current: InTenant
 ) -> Response:
     form = LeadStatusForm.read(await request.form())
-    assert isinstance(form, LeadStatusForm)
     return await _change_lead(request, session, current, lead_id, {"status": form.status})
 
 
@@ -311,7 +308,6 @@ async def change_tags(
     request: Request, lead_id: str, session: Session, current: InTenant
 ) -> Response:
     form = LeadTagsForm.read(await request.form())
-    assert isinstance(form, LeadTagsForm)
     names = [name.strip() for name in form.tags.split(",") if name.strip()]
     return await _change_lead(request, session, current, lead_id, {"tags": names})
 
@@ -337,7 +333,6 @@ def _tag_body(form: TagForm) -> dict[str, Any]:
 @pages.post("/tags", include_in_schema=False)
 async def create_tag(request: Request, session: Session, current: InTenant) -> Response:
     form = TagForm.read(await request.form())
-    assert isinstance(form, TagForm)
     principal = service.member_principal(current.tenant.id, current.tenant.slug, current.user)
     try:
         try:
@@ -356,7 +351,6 @@ async def update_tag(
     request: Request, tag_id: str, session: Session, current: InTenant
 ) -> Response:
     form = TagForm.read(await request.form())
-    assert isinstance(form, TagForm)
     principal = service.member_principal(current.tenant.id, current.tenant.slug, current.user)
     try:
         try:
@@ -409,7 +403,6 @@ def _endpoint_body(form: EndpointForm) -> dict[str, Any]:
 @pages.post("/webhooks", include_in_schema=False)
 async def create_endpoint(request: Request, session: Session, current: Manager) -> Response:
     form = EndpointForm.read(await request.form())
-    assert isinstance(form, EndpointForm)
     try:
         try:
             data = EndpointCreate.model_validate(_endpoint_body(form))
@@ -463,7 +456,6 @@ async def update_endpoint(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
     form = EndpointForm.read(await request.form())
-    assert isinstance(form, EndpointForm)
     body = _endpoint_body(form)
     body["eventTypes"] = body["eventTypes"] or []
     try:
@@ -488,7 +480,6 @@ async def enable_endpoint(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
     form = EnableForm.read(await request.form())
-    assert isinstance(form, EnableForm)
     data = EndpointUpdate(enabled=form.enabled == "true")
     try:
         await webhooks.update_endpoint(
@@ -520,7 +511,6 @@ async def test_endpoint(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
     form = TesterForm.read(await request.form())
-    assert isinstance(form, TesterForm)
     settings = get_settings(request)
     try:
         async with new_client(settings) as client:
@@ -542,7 +532,6 @@ async def replay(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
     form = ReplayForm.read(await request.form())
-    assert isinstance(form, ReplayForm)
     try:
         await webhooks.replay_event(
             session, tenant_id=current.tenant.id, event_id=form.event_id, endpoint_id=endpoint_id

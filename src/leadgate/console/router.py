@@ -152,7 +152,6 @@ async def sign_up_page(request: Request, current: AnyVisitor) -> Response:
 async def sign_up(request: Request, session: Session, current: AnyVisitor) -> Response:
     settings = get_settings(request)
     form = SignUpForm.read(await request.form())
-    assert isinstance(form, SignUpForm)
     try:
         result = await users.sign_up(
             session,
@@ -200,7 +199,6 @@ SIGN_IN_FAILURES = {
 async def sign_in(request: Request, session: Session, current: AnyVisitor) -> Response:
     settings = get_settings(request)
     form = SignInForm.read(await request.form())
-    assert isinstance(form, SignInForm)
     result = await users.sign_in(
         session, settings, email=form.email, password=form.password, ip=client_ip(request) or "-"
     )
@@ -242,7 +240,6 @@ async def account_page(request: Request, current: SignedIn) -> Response:
 @router.post("/account/password", include_in_schema=False)
 async def change_password(request: Request, session: Session, current: SignedIn) -> Response:
     form = PasswordForm.read(await request.form())
-    assert isinstance(form, PasswordForm)
     try:
         await users.change_password(
             session,
@@ -264,7 +261,6 @@ async def change_password(request: Request, session: Session, current: SignedIn)
 @router.post("/switch-tenant", include_in_schema=False)
 async def switch_tenant(request: Request, current: SignedIn) -> Response:
     form = SwitchTenantForm.read(await request.form())
-    assert isinstance(form, SwitchTenantForm)
     try:
         member_of = [m.tenant.id for m in current.visitor.memberships]
         users.switch_tenant(current.console_session, member_of, form.tenant_id)
@@ -281,7 +277,6 @@ async def new_workspace_page(request: Request, current: SignedIn) -> Response:
 @router.post("/workspaces", include_in_schema=False)
 async def create_workspace(request: Request, session: Session, current: SignedIn) -> Response:
     form = WorkspaceForm.read(await request.form())
-    assert isinstance(form, WorkspaceForm)
     try:
         tenant = await users.create_workspace(
             session,
@@ -325,7 +320,6 @@ async def new_api_key_page(request: Request, session: Session, current: InTenant
 @router.post("/settings/api-keys", include_in_schema=False)
 async def generate_api_key(request: Request, session: Session, current: InTenant) -> Response:
     form = GenerateKeyForm.read(await request.form())
-    assert isinstance(form, GenerateKeyForm)
     try:
         issued = await service.generate_key(
             session,
@@ -393,7 +387,6 @@ async def team_page(request: Request, session: Session, current: InTenant) -> Re
 @router.post("/team/invitations", include_in_schema=False)
 async def invite(request: Request, session: Session, current: Manager) -> Response:
     form = InviteForm.read(await request.form())
-    assert isinstance(form, InviteForm)
     try:
         invitation, token = await users.create_invitation(
             session,
@@ -439,7 +432,6 @@ async def change_role(
     request: Request, membership_id: str, session: Session, current: Manager
 ) -> Response:
     form = RoleForm.read(await request.form())
-    assert isinstance(form, RoleForm)
     try:
         await users.change_role(
             session,
@@ -491,7 +483,6 @@ async def accept_invitation(
 ) -> Response:
     settings = get_settings(request)
     form = AcceptInvitationForm.read(await request.form())
-    assert isinstance(form, AcceptInvitationForm)
     try:
         invitation, tenant = await users.find_invitation(session, token)
     except ApiError as error:
