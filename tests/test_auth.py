@@ -192,3 +192,19 @@ def test_use_does_not_touch_updated_at(backend: Backend, client: httpx.Client) -
     after = backend.transaction(read)
     assert after.last_used_at is not None
     assert after.updated_at == before
+
+
+def test_body_key_with_an_idempotency_key(backend: Backend, client: httpx.Client) -> None:
+    """The idempotency claim and the scope check both authenticate: both see the body's key,
+    and the lead stored (and replayed) never carries it."""
+    tenant = create_tenant(backend)
+    body = {**unique_lead(), "api_key": tenant.key}
+    headers = {"Idempotency-Key": "body-key-1"}
+    first = client.post("/api/v1/leads", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = client.post("/api/v1/leads", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert tenant.key not in first.text
+    assert count_rows(backend, Lead, tenant.id) == 1

@@ -779,3 +779,29 @@ def test_openapi_documents_the_webhook_routes(client: httpx.Client) -> None:
     for path in ("/api/v1/event-types", "/api/v1/events"):
         assert "get" in paths[path]
     assert "/api/webhook-endpoints" not in paths
+
+
+def test_endpoint_writes_accept_the_key_in_the_body(
+    backend: Backend, client: httpx.Client, receiver: Receiver
+) -> None:
+    """PRODUCT.md §2: a JSON body's `api_key` authenticates every route, webhooks included."""
+    tenant = create_tenant(backend)
+    created = client.post(
+        "/api/v1/webhook-endpoints", json={"url": receiver.url, "api_key": tenant.key}
+    )
+    assert created.status_code == 201, created.text
+    assert "api_key" not in created.json()
+    endpoint_id = created.json()["id"]
+    changed = client.patch(
+        f"/api/v1/webhook-endpoints/{endpoint_id}",
+        json={"description": "via body key", "api_key": tenant.key},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["description"] == "via body key"
+    unknown = client.post(
+        "/api/v1/webhook-endpoints",
+        json={"url": receiver.url, "api_key": tenant.key, "colour": "red"},
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["details"][0]["field"] == "colour"
+    assert count_rows(backend, WebhookEndpoint, tenant.id) == 1

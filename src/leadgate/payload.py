@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel
 
 from leadgate.errors import InvalidRequest, UnsupportedMediaType
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 1000
+CREDENTIAL_FIELD = "api_key"
+M = TypeVar("M", bound=BaseModel)
 
 
 def media_type(request: Request) -> str:
@@ -36,8 +39,23 @@ async def read_payload(request: Request) -> dict[str, Any]:
             "Text may not contain NUL characters.",
             details=[{"field": nul_at or None, "message": "contains U+0000", "type": "nul"}],
         )
+    # The body's API key is a credential, not data: kept apart so handlers never see it and
+    # `auth.credentials` reads it without changing the payload.
+    request.state.body_api_key = payload.pop(CREDENTIAL_FIELD, None)
     request.state.payload = payload
     return payload
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """The body validated as `model`. Routes parse bodies here rather than through FastAPI's
+    body parameters, so an HTML form works too and the body may carry the `api_key`."""
+    return model.model_validate(await read_payload(request))
+
+
+async def read_body_api_key(request: Request) -> Any:
+    """The `api_key` field of the body (None when absent), read once with the payload."""
+    await read_payload(request)
+    return request.state.body_api_key
 
 
 def find_nul(value: Any, path: str = "") -> str | None:

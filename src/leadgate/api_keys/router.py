@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from fastapi import APIRouter, Request
 
 from leadgate.api_keys import service
@@ -20,18 +18,10 @@ from leadgate.api_keys.schemas import (
 from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
 from leadgate.openapi import request_body
-from leadgate.payload import read_payload
+from leadgate.payload import read_body
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
-from leadgate.schemas import RequestModel
-
-Body = TypeVar("Body", bound=RequestModel)
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
-
-
-async def _body(request: Request, model: type[Body]) -> Body:
-    # Parsed by leadgate, not FastAPI: the body may also carry the `api_key` (already removed).
-    return model.model_validate(await read_payload(request))
 
 
 def grantor_of(principal: Principal) -> service.Grantor:
@@ -56,7 +46,7 @@ def grantor_of(principal: Principal) -> service.Grantor:
 async def create_api_key(request: Request, principal: KeysWrite, session: Session) -> ApiKeyCreated:
     """Creates a key; `apiKey` in the response is the secret, shown this once. A key cannot
     grant scopes or teams it lacks itself."""
-    body = await _body(request, ApiKeyCreate)
+    body = await read_body(request, ApiKeyCreate)
     access = body.accounts_access
     if access is None and principal.team_scope != "all-accounts":
         # A team-limited caller's new key inherits its teams unless it names a subset.
@@ -120,7 +110,7 @@ async def update_api_key(
 ) -> ApiKeyOut:
     """Changes name, permissions, team access, mTLS pins or limits. Rate limits and quotas only
     by a key acting on an owner's behalf (see docs/api-keys.md)."""
-    body = await _body(request, ApiKeyUpdate)
+    body = await read_body(request, ApiKeyUpdate)
     given = body.model_fields_set
     access = body.accounts_access
     changes = service.KeyChanges(
@@ -172,7 +162,7 @@ async def roll_api_key(
 ) -> ApiKeyCreated:
     """A new secret for the same key (shown this once); the old one keeps working for
     `gracePeriodMinutes` (0 to 10080; 0 ends it at once). The body may be omitted."""
-    body = await _body(request, ApiKeyRoll)
+    body = await read_body(request, ApiKeyRoll)
     issued = await service.roll_api_key(
         session,
         get_settings(request),

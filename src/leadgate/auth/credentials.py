@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from leadgate.errors import InvalidRequest
-from leadgate.payload import JSON_TYPES, is_form, media_type, read_payload
-
-BODY_FIELD = "api_key"
+from leadgate.payload import CREDENTIAL_FIELD, JSON_TYPES, is_form, media_type, read_body_api_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,18 +20,8 @@ async def find_credential(request: Request) -> Credential | None:
     """The key the request carries, by PRODUCT.md §2's order of places.
 
     Two places carrying different keys is ambiguous and refused, rather than guessing which
-    one the client meant. The answer is kept on the request: the body's `api_key` is taken out
-    of the payload (so handlers never see it), and a second look must find what the first did.
+    one the client meant. A pure read: asking twice in one request gives the same answer.
     """
-    if hasattr(request.state, "credential"):
-        cached: Credential | None = request.state.credential
-        return cached
-    credential = await _find_credential(request)
-    request.state.credential = credential
-    return credential
-
-
-async def _find_credential(request: Request) -> Credential | None:
     found: list[Credential] = []
     header = request.headers.get("x-api-key")
     if header is not None:
@@ -43,12 +31,11 @@ async def _find_credential(request: Request) -> Credential | None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer":
             found.append(Credential(token.strip(), "bearer"))
-    query = request.query_params.get(BODY_FIELD)
+    query = request.query_params.get(CREDENTIAL_FIELD)
     if query is not None:
         found.append(Credential(query.strip(), "query"))
     if request.method in ("POST", "PUT", "PATCH") and _may_carry_key(request):
-        payload = await read_payload(request)
-        value = payload.pop(BODY_FIELD, None)
+        value = await read_body_api_key(request)
         if value is not None:
             found.append(Credential(value.strip() if isinstance(value, str) else "", "body"))
     if not found:

@@ -30,7 +30,7 @@ from leadgate.leads.schemas import (
     LeadUpdate,
 )
 from leadgate.openapi import request_body
-from leadgate.payload import is_form, read_payload
+from leadgate.payload import is_form, read_body, read_payload
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, ErrorBody
 
 router = APIRouter(tags=["leads"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
@@ -123,7 +123,7 @@ async def create_batch(
     """Creates each lead like `POST /leads` and answers 207 with a result per lead: `created`,
     `merged`, `duplicate` (with `existingLeadId`) or `invalid` (with the error). Each lead is
     written in its own savepoint unless `atomic=true`."""
-    body = LeadBatch.model_validate(await read_payload(request))
+    body = await read_body(request, LeadBatch)
     result = await service.create_batch(
         session,
         principal,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from leadgate.auth.dependencies import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.openapi import request_body
-from leadgate.payload import read_payload
+from leadgate.payload import read_body
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
 from leadgate.tags import service
 from leadgate.tags.auth import TagsRead, TagsWrite
@@ -32,7 +32,7 @@ async def list_tags(principal: TagsRead, session: Session) -> TagList:
 )
 async def create_tag(request: Request, principal: TagsWrite, session: Session) -> TagDetail:
     """Names are unique per tenant, compared case-insensitively (409 `tag_name_taken`)."""
-    data = TagCreate.model_validate(await read_payload(request))
+    data = await read_body(request, TagCreate)
     return await service.create_tag(session, principal, data)
 
 
@@ -51,7 +51,7 @@ async def get_tag(tag_id: str, principal: TagsRead, session: Session) -> TagDeta
 async def update_tag(
     request: Request, tag_id: str, principal: TagsWrite, session: Session
 ) -> TagDetail:
-    data = TagUpdate.model_validate(await read_payload(request))
+    data = await read_body(request, TagUpdate)
     return await service.update_tag(session, principal, tag_id, data)
 
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from leadgate.auth.dependencies import Session, get_settings
 from leadgate.events.catalogue import CATALOGUE
+from leadgate.openapi import request_body
+from leadgate.payload import read_body
 from leadgate.responses import ERROR_RESPONSES
 from leadgate.webhooks import service
 from leadgate.webhooks.auth import WebhooksRead, WebhooksWrite
@@ -42,11 +44,13 @@ Before = Annotated[
     status_code=201,
     response_model=EndpointWithSecret,
     summary="Create a webhook endpoint",
+    openapi_extra=request_body(EndpointCreate),
 )
 async def create_endpoint(
-    request: Request, body: EndpointCreate, principal: WebhooksWrite, session: Session
+    request: Request, principal: WebhooksWrite, session: Session
 ) -> EndpointWithSecret:
     """The response carries the signing secret (`whsec_…`): store it, it is not shown again."""
+    body = await read_body(request, EndpointCreate)
     endpoint, secret = await service.create_endpoint(
         session,
         get_settings(request),
@@ -73,16 +77,16 @@ async def get_endpoint(endpoint_id: str, principal: WebhooksRead, session: Sessi
 
 
 @router.patch(
-    "/webhook-endpoints/{endpoint_id}", response_model=EndpointOut, summary="Update an endpoint"
+    "/webhook-endpoints/{endpoint_id}",
+    response_model=EndpointOut,
+    summary="Update an endpoint",
+    openapi_extra=request_body(EndpointUpdate),
 )
 async def update_endpoint(
-    request: Request,
-    endpoint_id: str,
-    body: EndpointUpdate,
-    principal: WebhooksWrite,
-    session: Session,
+    request: Request, endpoint_id: str, principal: WebhooksWrite, session: Session
 ) -> EndpointOut:
     """Setting `enabled: true` re-enables a disabled endpoint; its pending deliveries resume."""
+    body = await read_body(request, EndpointUpdate)
     endpoint = await service.update_endpoint(
         session,
         get_settings(request),
