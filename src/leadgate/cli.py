@@ -56,11 +56,17 @@ def settings() -> Settings:
 
 @asynccontextmanager
 async def unit_of_work(config: Settings) -> AsyncIterator[AsyncSession]:
-    """The CLI's transaction edge: commit when the command's work succeeds."""
+    """The CLI's transaction edge: commit when the command's work succeeds, then tell running
+    servers which cached keys the commit changed (the CLI has no key cache of its own)."""
+    from leadgate.api_keys.cache import notify_other_processes, pending_invalidations
+
     database = Database(config)
     try:
-        async with database.sessionmaker() as session, session.begin():
-            yield session
+        async with database.sessionmaker() as session:
+            async with session.begin():
+                yield session
+                changed = pending_invalidations(session)
+            await notify_other_processes(config, changed)
     finally:
         await database.dispose()
 
@@ -339,19 +345,10 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
         return await revoke_api_key(session, tenant_id=tenant_id, key_id=key_id, actor=CLI_ACTOR)
 
     key = run(work)
-    _notify_servers({key.id})
     typer.echo(f"Revoked {key.id} ({key.name}).")
 
 
 # --- issue 3: keys roll / show / update ----------------------------------------------------
-
-
-def _notify_servers(key_ids: set[str]) -> None:
-    """Servers cache verified keys; with Redis they hear of this change at once, else within
-    the cache TTL (docs/api-keys.md)."""
-    from leadgate.api_keys.cache import notify_other_processes
-
-    asyncio.run(notify_other_processes(settings(), key_ids))
 
 
 async def _key_tenant(session: AsyncSession, key_id: str) -> str:
@@ -424,7 +421,6 @@ def keys_roll(
         return {**key_public(issued.key), "apiKey": issued.plaintext}
 
     result = run(work)
-    _notify_servers({key_id})
     ends = "at once" if grace_minutes == 0 else f"in {grace_minutes} minutes"
     emit(
         result,
@@ -474,7 +470,6 @@ def keys_update(
         return key_public(key)
 
     data = run(work)
-    _notify_servers({key_id})
     emit(data, as_json, "Updated.\n" + _key_text(data))
 
 
@@ -628,7 +623,7 @@ def tenant_update(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a tenant's settings."""
-    from leadgate.tenants.service import tenant_key_ids, update_tenant
+    from leadgate.tenants.service import update_tenant
 
     async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
         tenant = await update_tenant(
@@ -638,11 +633,9 @@ def tenant_update(
             **tenant_json(tenant),
             "duplicatePolicy": tenant.duplicate_policy,
             "phoneRegion": tenant.phone_region,
-            "keyIds": sorted(await tenant_key_ids(session, tenant.id)),
         }
 
     result = run(work)
-    _notify_servers(set(result.pop("keyIds")))
     emit(
         result,
         as_json,

@@ -211,6 +211,11 @@ def invalidate_on_commit(session: AsyncSession, key_id: str) -> None:
     pending.add(key_id)
 
 
+def pending_invalidations(session: AsyncSession) -> set[str]:
+    """The keys this session's transaction has changed so far (before it commits)."""
+    return set(session.sync_session.info.get(PENDING_INVALIDATIONS, ()))
+
+
 async def notify_other_processes(settings: Settings, key_ids: set[str]) -> None:
     """For a process without a cache (the CLI): tells the servers that these keys changed."""
     if not settings.redis_url or not key_ids:

@@ -152,7 +152,3 @@ async def update_tenant(
     for key in await ApiKeyRepository(session, tenant.id).list():
         invalidate_on_commit(session, key.id)
     return tenant
-
-
-async def tenant_key_ids(session: AsyncSession, tenant_id: str) -> set[str]:
-    return {key.id for key in await ApiKeyRepository(session, tenant_id).list()}
