@@ -7,13 +7,9 @@ trusted proxy that forwards the verified thumbprint.
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -32,8 +28,7 @@ from tests.factories import (
     eventually_status,
     unique_lead,
 )
-
-LEADGATE = str(Path(sys.executable).with_name("leadgate"))
+from tests.processes import LEADGATE, free_port, leadgate_env, wait_until_up
 
 
 @pytest.fixture(scope="module")
@@ -242,12 +237,8 @@ def test_leadgate_serve_terminates_tls_and_verifies_client_certificates(
         enforce_mtls=True,
         mtls_thumbprints=[pki.client.thumbprint],
     )
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, **backend.env(), "LEADGATE_ACCESS_LOG": "false"}
+    port = free_port()
+    env = leadgate_env(backend.env(), access_log="false")
     process = subprocess.Popen(
         [
             LEADGATE, "serve", "--port", str(port),
@@ -260,12 +251,7 @@ def test_leadgate_serve_terminates_tls_and_verifies_client_certificates(
     try:
         banner = process.stdout.readline() if process.stdout else ""
         assert f"https://127.0.0.1:{port}" in banner
-        for _ in range(150):
-            try:
-                httpx.get(f"{url}/healthz", verify=client_context(pki.ca), timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(url, process, verify=client_context(pki.ca))  # type: ignore[arg-type]
         assert _call(url, client_context(pki.ca, pki.client), key.key).status_code == 201
         without = _call(url, client_context(pki.ca), key.key)
         assert without.status_code == 401

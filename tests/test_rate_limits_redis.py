@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,60 +16,12 @@ import pytest
 
 from tests.conftest import Backend, ServerThread
 from tests.factories import create_api_key, create_tenant
-from tests.test_serve import LEADGATE, free_port
+from tests.processes import free_port, leadgate_env, servers, start_redis, stop
 
 
 def _needs_redis(backend: Backend) -> None:
     if not backend.settings.redis_url:
         pytest.skip("the PostgreSQL + Redis backend only")
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + 60  # slow under coverage on a busy machine
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start")
-
-
-@contextmanager
-def _servers(backend: Backend, count: int, tmp_path: Path) -> Iterator[list[str]]:
-    """`count` real `leadgate serve` processes sharing the backend's PostgreSQL and Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env.update(backend.env())
-    env["LEADGATE_ACCESS_LOG"] = "false"
-    processes = []
-    urls = []
-    try:
-        for index in range(count):
-            port = free_port()
-            with (tmp_path / f"server-{index}.log").open("wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        [LEADGATE, "serve", "--port", str(port)],
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            _wait_until_up(url, process)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 async def _burst(urls: list[str], headers: dict[str, str], total: int) -> list[int]:
@@ -106,7 +55,9 @@ def test_three_processes_share_one_limit(backend: Backend, tmp_path: Path) -> No
     _needs_redis(backend)
     tenant = create_tenant(backend)
     results = []
-    with _servers(backend, 3, tmp_path) as urls:
+    env = leadgate_env(backend.env(), access_log="false")
+    with servers(env, 3, tmp_path) as started:
+        urls = [server.url for server in started]
         # Warm each process (pools, script cache) with another key.
         for url in urls:
             for _ in range(5):
@@ -135,28 +86,6 @@ def _metric(url: str, name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def _redis_up(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not _redis_up(port):
-        assert time.monotonic() < deadline, "private redis-server did not start"
-        time.sleep(0.05)
-    return process
-
-
 def _command_stats(port: int) -> dict[str, int]:
     import redis
 
@@ -171,11 +100,6 @@ def _command_stats(port: int) -> dict[str, int]:
         stats[command] = int(values["calls"])
         stats[f"{command}_failed"] = int(values.get("failed_calls", 0))
     return stats
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @contextmanager
@@ -199,7 +123,7 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:read"], rate_limit_per_minute=5)
     port = free_port()
-    redis = _start_redis(port)
+    redis = start_redis(port)
     try:
         with (
             _app_on(
@@ -221,7 +145,7 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
             assert "eval" not in stats
             assert stats["time"] == 6  # the script's clock read: it ran once per request
 
-            _stop(redis)
+            stop(redis)
             failures = _metric(server.url, "leadgate_ratelimit_redis_failures_total")
             unchecked = _metric(server.url, "leadgate_ratelimit_unchecked_requests_total")
             during = [get() for _ in range(20)]
@@ -232,7 +156,7 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
                 _metric(server.url, "leadgate_ratelimit_unchecked_requests_total") >= unchecked + 20
             )
 
-            redis = _start_redis(port)
+            redis = start_redis(port)
             time.sleep(0.3)  # past the retry pause
             # The new Redis is empty: the key has its whole allowance again, then is limited.
             statuses = []
@@ -246,7 +170,7 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
             assert statuses == [404] * 5 + [429]
     finally:
         if redis.poll() is None:
-            _stop(redis)
+            stop(redis)
 
 
 def test_fail_closed_refuses_with_503(backend: Backend) -> None:

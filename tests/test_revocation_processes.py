@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,56 +11,18 @@ import pytest
 
 from tests.conftest import Backend
 from tests.factories import create_api_key, create_tenant, unique_lead
-
-LEADGATE = str(Path(sys.executable).with_name("leadgate"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[str]) -> None:
-    for _ in range(200):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.communicate()[1]}")
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+from tests.processes import leadgate_env, servers
 
 
 @pytest.fixture
-def two_servers(backend: Backend) -> Iterator[tuple[str, str]]:
+def two_servers(backend: Backend, tmp_path: Path) -> Iterator[tuple[str, str]]:
     if backend.name != "postgres":
         pytest.skip("several server processes need PostgreSQL and Redis")
-    env = {**os.environ, **backend.env(), "LEADGATE_ACCESS_LOG": "false"}
-    processes, urls = [], []
-    try:
-        for _ in range(2):
-            port = free_port()
-            processes.append(
-                subprocess.Popen(
-                    [LEADGATE, "serve", "--port", str(port)],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            wait_ready(url, process)
-        yield urls[0], urls[1]
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            _, errors = process.communicate(timeout=20)
-            assert "Traceback" not in errors
+    env = leadgate_env(backend.env(), access_log="false")
+    with servers(env, 2, tmp_path) as started:
+        yield started[0].url, started[1].url
+    for server in started:
+        assert "Traceback" not in server.output()
 
 
 def _post(url: str, key: str) -> httpx.Response:

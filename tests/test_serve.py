@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.factories import seed_lead
-
-LEADGATE = str(Path(sys.executable).with_name("leadgate"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import LEADGATE, free_port, leadgate_env, wait_until_up
 
 
 def clean_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env["LEADGATE_DATA_DIR"] = str(data_dir)
-    return env
+    return leadgate_env(data_dir=str(data_dir))
 
 
 @pytest.mark.slow
@@ -54,12 +41,7 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
         banner = server.stdout.readline() if server.stdout else ""
         assert f"http://127.0.0.1:{port}" in banner
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(url, server)  # type: ignore[arg-type]
         # The SnapCRM seed's cURL example with the host changed and the demo key.
         body = {"firstName": "Jane", "lastName": "Smith", "email": "jane@example.com"}
         headers = {"X-API-Key": key.group(1)}

@@ -7,10 +7,8 @@ processes the test starts.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,9 +25,8 @@ from leadgate.events.service import emit
 from leadgate.models import WebhookAttempt, WebhookDelivery, utcnow
 from tests.conftest import BACKENDS, Backend, running_backend
 from tests.factories import TenantInfo, count_rows, create_tenant, unique_lead
+from tests.processes import leadgate_env, start_leadgate, stop
 from tests.receiver import Receiver, running_receiver, wait_until
-
-LEADGATE = str(Path(sys.executable).with_name("leadgate"))
 
 pytestmark = pytest.mark.slow
 
@@ -44,19 +41,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 def start_worker(backend: Backend, log: Path, **settings: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
-    env.update(backend.env())
-    env.update({f"LEADGATE_{k.upper()}": v for k, v in settings.items()})
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [LEADGATE, "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
+    return start_leadgate(["worker"], leadgate_env(backend.env(), **settings), log)
 
 
 def make_endpoint(client: httpx.Client, tenant: TenantInfo, url: str) -> dict[str, Any]:
@@ -131,7 +116,7 @@ def test_sigkilled_worker_loses_no_lead_created(pg: Backend, tmp_path: Path) -> 
                     first.send_signal(signal.SIGKILL)
                     first.wait(timeout=10)
         finally:
-            stop(first)
+            stop(first, signal.SIGKILL)
         assert first.returncode == -signal.SIGKILL
         assert killed_mid_batch > 0  # claimed, sent or about to be, never recorded
 
@@ -213,7 +198,7 @@ def test_sigterm_finishes_the_attempt_in_flight(pg: Backend, tmp_path: Path) -> 
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=15)
         finally:
-            stop(worker)
+            stop(worker, signal.SIGKILL)
     assert worker.returncode == 0
     assert count_rows(pg, WebhookDelivery, tenant.id, status="succeeded") == 1
     assert count_rows(pg, WebhookAttempt, tenant.id) == 1

@@ -1,0 +1,218 @@
+"""Real processes for tests: `leadgate` servers and workers, and private Redis/PostgreSQL servers.
+
+Every test that starts a process goes through here, so ports, readiness waits and shutdown are
+handled one way. Private Redis and PostgreSQL servers exist for outage tests: never stop or flush
+the shared services on 127.0.0.1:6379/5432 (other tests, and other runs, use them at once).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+LEADGATE = str(Path(sys.executable).with_name("leadgate"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+def leadgate_env(settings: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
+    """This process's environment without any LEADGATE_ variable, plus `settings` and `overrides`
+    (keys without the prefix are given it: `access_log="false"` → LEADGATE_ACCESS_LOG)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
+    env.update(settings or {})
+    env.update({f"LEADGATE_{k.upper()}": v for k, v in overrides.items()})
+    return env
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes] | None = None, path: str = "/healthz", **kw: object
+) -> None:
+    """Wait (60 s at most: coverage on a busy machine is slow) until `url + path` answers."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+        try:
+            httpx.get(f"{url}{path}", timeout=1, **kw)  # type: ignore[arg-type]
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not start")
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    """Send `sig` (SIGTERM: a graceful stop) and wait; kill if it does not end in `timeout`."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_leadgate(
+    args: Sequence[str], env: Mapping[str, str], log: Path, wait: bool = True
+) -> subprocess.Popen[bytes]:
+    """`leadgate <args>` with output (stdout and stderr) appended to `log`."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [LEADGATE, *args], env=dict(env), stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def start_server(
+    env: Mapping[str, str], log: Path, args: Sequence[str] = (), port: int | None = None
+) -> Server:
+    """One `leadgate serve` on a free port, up when this returns."""
+    port = port or free_port()
+    process = start_leadgate(["serve", "--port", str(port), *args], env, log)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_until_up(server.url, process)
+    except RuntimeError:
+        stop(process)
+        raise RuntimeError(server.output()) from None
+    return server
+
+
+@contextmanager
+def servers(
+    env: Mapping[str, str], count: int, log_dir: Path, args: Sequence[str] = ()
+) -> Iterator[list[Server]]:
+    """`count` `leadgate serve` processes; stopped with SIGTERM (then SIGKILL) on exit."""
+    started: list[Server] = []
+    try:
+        for index in range(count):
+            started.append(start_server(env, log_dir / f"server-{index}.log", args))
+        yield started
+    finally:
+        for server in started:
+            stop(server.process)
+
+
+@contextmanager
+def private_redis(port: int | None = None) -> Iterator[int]:
+    """A redis-server of the test's own (nothing on disk), for tests that stop Redis."""
+    port = port or free_port()
+    process = start_redis(port)
+    try:
+        yield port
+    finally:
+        stop(process, timeout=10)
+
+
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError("private redis-server did not start")
+        time.sleep(0.05)
+    return process
+
+
+def _postgres_bin() -> Path:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not versions:
+        raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql")
+    return versions[-1].parent
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own, which the test may stop and start again."""
+
+    port: int
+    data_dir: Path
+    log: Path
+    bin_dir: Path = field(default_factory=_postgres_bin)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log)]
+        subprocess.run(_as_postgres([*command, *args]), check=True, capture_output=True)
+
+    def start(self) -> None:
+        self._pg_ctl("-o", f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1",
+                     "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the `postgres` user then."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """initdb a throw-away cluster (trust auth, fsync off) on a free port and start it."""
+    root = Path(tempfile.mkdtemp(prefix="leadgate-pg-"))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(root, user.pw_uid, user.pw_gid)
+    server = PrivatePostgres(free_port(), root / "data", root / "postgres.log")
+    subprocess.run(
+        _as_postgres([str(server.bin_dir / "initdb"), "-D", str(server.data_dir), "-U",
+                      "postgres", "--auth=trust", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    with (server.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+    server.start()
+    try:
+        yield server
+    finally:
+        with suppress(subprocess.CalledProcessError):  # already stopped by the test
+            server.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
