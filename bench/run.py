@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,11 @@ def leadgate_env(database_url: str, data_dir: Path, redis_url: str | None) -> di
 
 
 def provision(env: dict[str, str]) -> str:
+    return provision_tenant(env)[0]
+
+
+def provision_tenant(env: dict[str, str]) -> tuple[str, str]:
+    """Migrates, creates a tenant; returns its first key and its id."""
     subprocess.run(
         [str(BIN / "leadgate"), "db", "upgrade"], env=env, check=True, capture_output=True
     )
@@ -196,13 +202,75 @@ def provision(env: dict[str, str]) -> str:
         capture_output=True,
         text=True,
     )
-    return str(json.loads(created.stdout)["apiKey"]["key"])
+    document = json.loads(created.stdout)
+    return str(document["apiKey"]["key"]), str(document["tenant"]["id"])
+
+
+def seed_keys(env: dict[str, str], tenant_id: str, count: int, path: Path) -> None:
+    """`count` more keys for the tenant (through the key service, as the API issues them);
+    their plaintexts one per line in `path`, for wrk to use in turn."""
+    from leadgate.api_keys.service import issue_api_key
+    from leadgate.db import Database
+    from leadgate.settings import Settings
+
+    settings = Settings(
+        database_url=env["LEADGATE_DATABASE_URL"],
+        secret_key=env["LEADGATE_SECRET_KEY"],
+        data_dir=Path(env["LEADGATE_DATA_DIR"]),
+        environment="production",
+    )
+
+    async def work() -> list[str]:
+        database = Database(settings)
+        keys = []
+        try:
+            for start in range(0, count, 1000):
+                async with database.sessionmaker() as session, session.begin():
+                    for index in range(start, min(count, start + 1000)):
+                        issued = await issue_api_key(
+                            session,
+                            settings,
+                            tenant_id=tenant_id,
+                            name=f"bench-{index}",
+                            scopes=["leads:write"],
+                            created_by={"type": "operator", "id": "bench", "name": "bench"},
+                            rate_limit_per_minute=100_000_000,
+                        )
+                        keys.append(issued.plaintext)
+        finally:
+            await database.dispose()
+        return keys
+
+    path.write_text("\n".join(asyncio.run(work())) + "\n")
+
+
+async def seed_leads(database: str, tenant_id: str, count: int) -> None:
+    """`count` leads for the tenant, by INSERT … SELECT generate_series in 100,000-row steps."""
+    for start in range(0, count, 100_000):
+        await pg_execute(
+            f"""
+            INSERT INTO leads (id, tenant_id, first_name, last_name, email, status, custom_fields,
+                created_by, request_source, email_key, name_key, claims_duplicates, created_at,
+                updated_at)
+            SELECT 'lead_seed' || lpad(g::text, 14, '0'), '{tenant_id}', 'Seed' || g, 'Lead',
+                'seed.' || g || '@example.com', 'new', '{{}}'::jsonb, '{{}}'::jsonb, 'api_native',
+                'seed.' || g || '@example.com', 'seed' || g || ' lead', true,
+                now() - make_interval(secs => g), now()
+            FROM generate_series({start + 1}, {min(count, start + 100_000)}) AS g
+            """,
+            database,
+        )
+    await pg_execute("ANALYZE leads", database)
 
 
 def run_leadgate(
-    label: str, env: dict[str, str], args: argparse.Namespace, logs: Path
+    label: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    logs: Path,
+    big: Callable[[Server, str, str], list[Result]] | None = None,
 ) -> list[Result]:
-    key = provision(env)
+    key, tenant_id = provision_tenant(env)
     port = free_port()
     server = Server(
         [str(BIN / "leadgate"), "serve", "--port", str(port)], env, port, logs / f"{label}.log"
@@ -235,9 +303,48 @@ def run_leadgate(
             )
         else:
             print(f"  (GET /api/v1/api-keys/self answered {probe.status_code}: skipped)")
+        if big is not None:
+            results += big(server, key, tenant_id)
     finally:
         server.stop()
     return results
+
+
+def big_runs(
+    env: dict[str, str], database: str, args: argparse.Namespace, logs: Path
+) -> Callable[[Server, str, str], list[Result]]:
+    """The 10,000-key tenant and the 1,000,000-lead table, on the server already running."""
+
+    def run(server: Server, key: str, tenant_id: str) -> list[Result]:
+        results = []
+        keys_file = logs / "keys.txt"
+        started = time.monotonic()
+        seed_keys(env, tenant_id, 10_000, keys_file)
+        print(f"  seeded 10,000 keys in {time.monotonic() - started:.0f} s")
+        results.append(
+            measure(
+                "leadgate PostgreSQL+Redis, 10,000 keys in turn",
+                server,
+                "intake.lua",
+                {"BENCH_KEYS_FILE": str(keys_file), "BENCH_PATH": "/api/v1/leads"},
+                args,
+            )
+        )
+        started = time.monotonic()
+        asyncio.run(seed_leads(database, tenant_id, 1_000_000))
+        print(f"  seeded 1,000,000 leads in {time.monotonic() - started:.0f} s")
+        results.append(
+            measure(
+                "leadgate PostgreSQL+Redis, 1,000,000 leads in the table",
+                server,
+                "intake.lua",
+                {"BENCH_KEY": key, "BENCH_PATH": "/api/v1/leads"},
+                args,
+            )
+        )
+        return results
+
+    return run
 
 
 def main() -> None:
@@ -245,6 +352,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="measured seconds per run")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds per run")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--big", action="store_true", help="also a 10,000-key tenant and 1,000,000 leads"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (make bench installs it)")
@@ -292,7 +402,9 @@ def main() -> None:
         pg_url = (
             "postgresql+asyncpg://" + PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0] + "/" + database
         )
-        results += run_leadgate("PostgreSQL+Redis", leadgate_env(pg_url, logs, REDIS), args, logs)
+        pg_env = leadgate_env(pg_url, logs, REDIS)
+        big = big_runs(pg_env, database, args, logs) if args.big else None
+        results += run_leadgate("PostgreSQL+Redis", pg_env, args, logs, big)
         if not args.skip_sqlite:
             print("leadgate on the embedded SQLite default")
             sqlite_dir = Path(tempfile.mkdtemp(prefix="leadgate-bench-sqlite-"))
@@ -304,7 +416,12 @@ def main() -> None:
         asyncio.run(pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     for result in results:
         result.ratio_to_reference = round(result.requests_per_s / reference.requests_per_s, 3)
+    verification = key_verification_us()
     print_table(results)
+    print(
+        f"\nkey verification of a cached key (in process, {verification['iterations']:,} "
+        f"calls): {verification['us_per_call']:.1f} µs per request"
+    )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     document = {
         "at": stamp,
@@ -312,10 +429,47 @@ def main() -> None:
         "connections": 32,
         "duration_s": args.duration,
         "results": [asdict(r) for r in results],
+        "key_verification": verification,
     }
     for path in (RESULTS / f"intake-{stamp}.json", RESULTS / "latest.json"):
         path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwritten: bench/results/intake-{stamp}.json (logs in {logs})")
+
+
+def key_verification_us(iterations: int = 200_000) -> dict[str, Any]:
+    """What verifying a cached key costs a request: the intake fast path's own steps (format and
+    CRC32 check, HMAC-SHA256, cache lookup, usability check, the Principal), timed in process."""
+    from types import SimpleNamespace
+
+    import sqlalchemy as sa
+
+    from leadgate import crypto
+    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.auth.dependencies import principal_of
+    from leadgate.leads.fastpath import _cached_key
+    from leadgate.settings import Settings
+
+    settings = Settings(
+        secret_key="bench-secret-" + "b" * 40, database_url="sqlite://", key_cache_ttl_seconds=3600
+    )
+    cache = KeyCache(settings, sa.create_engine("sqlite://"))
+    plaintext = crypto.generate_api_key(settings.key_prefix).plaintext
+    entry = VerifiedKey(
+        key_id="key_bench", tenant_id="ten_bench", tenant_slug="bench", name="bench",
+        scopes=frozenset({"leads:write"}), team_scope="all-accounts", team_ids=(),
+        rate_limit_per_minute=None, monthly_quota=None, expires_at=None, revoked_at=None,
+        secret_expires_at=None, enforce_mtls=False, mtls_thumbprints=frozenset(),
+        phone_region=None, duplicate_policy="reject", plan="free", created_by={},
+    )  # fmt: skip
+    cache.put(crypto.hash_api_key(plaintext, settings.secret_bytes), entry, cache.generation)
+    state = SimpleNamespace(key_cache=cache)
+    assert _cached_key(state, settings, plaintext) is entry
+    started = time.perf_counter()
+    for _ in range(iterations):
+        key = _cached_key(state, settings, plaintext)
+        principal_of(key, settings, "header")  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    return {"iterations": iterations, "us_per_call": round(elapsed / iterations * 1e6, 2)}
 
 
 def print_table(results: list[Result]) -> None:

@@ -324,10 +324,18 @@ def query_recorder(backend: Backend) -> Iterator[QueryRecorder]:
     recorder = QueryRecorder()
     engine = backend.app.state.database.engine.sync_engine
     sa.event.listen(engine, "before_cursor_execute", recorder)
+    # The intake fast path runs its statements on the driver's connection: counted here.
+    observers = backend.app.state.intake.observers
+
+    def observe(statement: str) -> None:
+        recorder(None, None, statement)
+
+    observers.append(observe)
     try:
         yield recorder
     finally:
         sa.event.remove(engine, "before_cursor_execute", recorder)
+        observers.remove(observe)
 
 
 @pytest.fixture

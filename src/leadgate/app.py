@@ -22,6 +22,8 @@ from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database
 from leadgate.errors import error_body, install_error_handlers
+from leadgate.leads.fastpath import IntakeFastPath
+from leadgate.leads.repository import IntakeWriter
 from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
@@ -94,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        # leadgate exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks otherwise
+        # look up the tracer provider (environment reads) on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.database = Database(settings)
@@ -108,6 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
     install_openapi(app)
+    # issue 8: the intake fast path sits inside the request context (ids, limits' headers,
+    # usage, access log) and in front of the routing it bypasses.
+    app.state.intake = IntakeWriter(app.state.database.engine)
+    if settings.intake_fast_path:
+        app.add_middleware(IntakeFastPath)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -27,15 +27,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # One connection per process: SQLite has one writer at a time, and queueing in the pool
         # is cheaper than SQLite's busy-wait. Other processes (the CLI) wait on busy_timeout.
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=30, connect_args={"timeout": 30}
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"timeout": 30},
+            # Every use ends its transaction itself (sessions commit or roll back, Connection
+            # rolls back on close, the intake fast path commits or rolls back), and with
+            # aiosqlite a reset is a thread hand-off for nothing on every checkin.
+            pool_reset_on_return=None,
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,  # a burst waits for a pooled connection rather than opening and closing one
+        pool_pre_ping=settings.db_pool_pre_ping,
         pool_timeout=10,
     )
 

@@ -95,7 +95,7 @@ class RequestContextMiddleware:
             if body is None:
                 await self._too_large(send_with_id)
             else:
-                await self.app(scope, _replay(body, receive), send_with_id)
+                await self.app(scope, replay_body(body, receive), send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
 
@@ -201,7 +201,7 @@ def _has_body(scope: Scope) -> bool:
     return _header(scope, b"transfer-encoding") is not None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """Hands the buffered body to the app once, then passes on the server's own messages."""
     sent = False
 

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Where this deployment is reached, for docs and links."
     )
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
+    db_pool_pre_ping: bool = Field(
+        False,
+        description="Test each pooled PostgreSQL connection with a round trip before use. Off: a "
+        "connection lost while pooled fails one request (503) and the pool is renewed.",
+    )
+    intake_fast_path: bool = Field(
+        True,
+        description="Serve common `POST /api/v1/leads` requests below the router in one "
+        "database round trip (docs/ARCHITECTURE.md); off sends every request through the route.",
+    )
     access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     last_used_flush_seconds: float = Field(

@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.auth_checks import check_client_certificate, expiry_warning_headers
+from leadgate.api_keys.cache import VerifiedKey
 from leadgate.api_keys.service import verify_api_key
 from leadgate.auth.credentials import find_credential
 from leadgate.auth.principal import Principal
@@ -29,9 +30,13 @@ def get_settings(request: Request) -> Settings:
 
 def host_tenant_slug(request: Request, settings: Settings) -> str | None:
     """The tenant slug named by the Host header (`acme.<base domain>`), if any."""
+    return tenant_slug_of_host(request.headers.get("host", ""), settings)
+
+
+def tenant_slug_of_host(host: str, settings: Settings) -> str | None:
     if not settings.base_domain:
         return None
-    host = request.headers.get("host", "").rsplit(":", 1)[0].lower().rstrip(".")
+    host = host.rsplit(":", 1)[0].lower().rstrip(".")
     suffix = "." + settings.base_domain
     if not host.endswith(suffix):
         return None
@@ -61,7 +66,17 @@ async def authenticate(request: Request, response: Response, session: Session) -
         raise
     if key.enforce_mtls:
         check_client_certificate(request, settings, key)
-    principal = Principal(
+    principal = principal_of(key, settings, credential.source)
+    state = request.scope.setdefault("state", {})
+    state.update(tenant_id=key.tenant_id, api_key_id=key.key_id, key_source=credential.source)
+    request.app.state.key_usage.touch(key.tenant_id, key.key_id, client_ip(request))
+    response.headers.update(expiry_warning_headers(key))
+    return principal
+
+
+def principal_of(key: VerifiedKey, settings: Settings, source: str) -> Principal:
+    """The caller a verified key makes, with its plan's limits filled in."""
+    return Principal(
         tenant_id=key.tenant_id,
         tenant_slug=key.tenant_slug,
         api_key_id=key.key_id,
@@ -72,17 +87,12 @@ async def authenticate(request: Request, response: Response, session: Session) -
         rate_limit_per_minute=key.rate_limit_per_minute or settings.rate_limit_for_plan(key.plan),
         monthly_quota=key.monthly_quota or settings.monthly_quota_for_plan(key.plan),
         expires_at=key.expires_at,
-        key_source=credential.source,
+        key_source=source,
         phone_region=key.phone_region,
         duplicate_policy=key.duplicate_policy,
         plan=key.plan,
         extra={"created_by": key.created_by},
     )
-    state = request.scope.setdefault("state", {})
-    state.update(tenant_id=key.tenant_id, api_key_id=key.key_id, key_source=credential.source)
-    request.app.state.key_usage.touch(key.tenant_id, key.key_id, client_ip(request))
-    response.headers.update(expiry_warning_headers(key))
-    return principal
 
 
 def client_ip(request: Request) -> str | None:

@@ -16,14 +16,12 @@ The order of a keyed write, and why:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from types import TracebackType
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
@@ -37,7 +35,6 @@ from leadgate.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VERSION_PREFIX = re.compile(r"^/api(?:/v1)?(?=/)")
 IDEMPOTENCY_PARAMETER = {
     "name": service.HEADER,
     "in": "header",
@@ -89,12 +86,7 @@ class _Replay(Exception):
 
 
 def request_target(request: Request) -> str:
-    """Path (without the version alias) and query (without a key), as the fingerprint sees it."""
-    path = _VERSION_PREFIX.sub("", request.url.path)
-    pairs = [
-        (k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k != "api_key"
-    ]
-    return f"{path}?{urlencode(sorted(pairs))}"
+    return service.request_target(request.url.path, request.url.query)
 
 
 async def claim_idempotency_key(

@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,8 @@ from leadgate.models import utcnow
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
-_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+_VERSION_PREFIX = re.compile(r"^/api(?:/v1)?(?=/)")
 
 
 class IdempotencyKeyReused(ApiError):
@@ -45,12 +47,18 @@ class Replay:
 
 
 def validate_key(key: str) -> str:
-    if not _KEY_RE.match(key):
+    if not KEY_PATTERN.match(key):
         raise InvalidRequest(
             f"The {HEADER} header must be 1-{MAX_KEY_LENGTH} printable ASCII characters.",
             details=[{"field": HEADER, "message": "invalid idempotency key", "type": "pattern"}],
         )
     return key
+
+
+def request_target(path: str, query: str) -> str:
+    """Path (without the version alias) and query (without a key), as the fingerprint sees it."""
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "api_key"]
+    return f"{_VERSION_PREFIX.sub('', path)}?{urlencode(sorted(pairs))}"
 
 
 def fingerprint(api_key_id: str, method: str, target: str, body: bytes) -> str:

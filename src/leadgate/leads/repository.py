@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from leadgate.db import TenantScopedRepository
-from leadgate.models import Lead, LeadTag
-from leadgate.sql import insert_ignoring_conflicts
+from leadgate.models import Event, IdempotencyRecord, Lead, LeadTag
+from leadgate.sql import CompiledStatement, InsertIgnoringConflicts, insert_ignoring_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +151,231 @@ class LeadRepository(TenantScopedRepository):
     async def count(self) -> int:
         statement = sa.select(sa.func.count()).select_from(Lead).where(self._tenant_filter(Lead))
         return int((await self.session.execute(statement)).scalar_one())
+
+
+# --- the intake fast path's writes (issue 8) -------------------------------------------------
+
+IntakeOutcome = Literal["created", "duplicate", "key_taken"]
+LEADS = cast(sa.Table, Lead.__table__)
+EVENTS = cast(sa.Table, Event.__table__)
+IDEMPOTENCY_RECORDS = cast(sa.Table, IdempotencyRecord.__table__)
+StatementObserver = Callable[[str], None]
+
+
+def _bound_row(table: sa.Table, prefix: str) -> dict[str, Any]:
+    return {c.name: sa.bindparam(f"{prefix}{c.name}", type_=c.type) for c in table.columns}
+
+
+def _event_row(prefix: str, dialect: Dialect) -> dict[str, Any]:
+    """The event's columns, its `data` given as JSON text: the lead's response body is that
+    text already, so it is not built and serialised a second time."""
+    row = _bound_row(EVENTS, prefix)
+    data = sa.bindparam(f"{prefix}data", type_=sa.Text())
+    row["data"] = sa.cast(data, EVENTS.c.data.type) if dialect.name == "postgresql" else data
+    return row
+
+
+def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}{name}": value for name, value in row.items()}
+
+
+def _complete_row(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """Every column of `table`: the given values, else the column's scalar default, else NULL
+    (the intake statements name every column, so nothing is left to execution-time defaults)."""
+    row = {}
+    for column in table.columns:
+        if column.name in values:
+            row[column.name] = values[column.name]
+        elif column.default is not None and column.default.is_scalar:
+            row[column.name] = column.default.arg  # type: ignore[attr-defined]
+        else:
+            row[column.name] = None
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class _IntakeStatements:
+    """The intake's statements for one dialect, compiled once per process."""
+
+    create: CompiledStatement  # PostgreSQL: lead + event in one statement
+    create_keyed: CompiledStatement  # PostgreSQL: lead + event + the key's recorded response
+    claim: CompiledStatement
+    release: CompiledStatement
+    lead: CompiledStatement  # SQLite: the statements of one transaction
+    event: CompiledStatement
+
+    @classmethod
+    def compile(cls, dialect: Dialect) -> _IntakeStatements:
+        leads, events, keys = LEADS, EVENTS, IDEMPOTENCY_RECORDS
+        lead_insert = InsertIgnoringConflicts(leads).values(_bound_row(leads, "lead_"))
+        new_lead = lead_insert.returning(leads.c.id).cte("new_lead")
+        event_insert = sa.insert(events).from_select(
+            [c.name for c in events.columns],
+            sa.select(*_event_row("event_", dialect).values()).select_from(new_lead),
+        )
+        created = sa.select(sa.func.count()).select_from(new_lead)
+        create = created.add_cte(event_insert.cte("new_event"))
+        key_match = (keys.c.id == sa.bindparam("key_id")) & (
+            keys.c.tenant_id == sa.bindparam("tenant_id")
+        )
+        record = (
+            sa.update(keys)
+            .where(key_match, sa.exists(sa.select(1).select_from(new_lead)))
+            .values(
+                response_status=sa.bindparam("response_status", type_=keys.c.response_status.type),
+                response_body=sa.bindparam("response_body", type_=keys.c.response_body.type),
+                completed_at=sa.bindparam("completed_at", type_=keys.c.completed_at.type),
+            )
+        )
+        create_keyed = create.add_cte(record.cte("recorded"))
+        return cls(
+            create=CompiledStatement.of(create, dialect),
+            create_keyed=CompiledStatement.of(create_keyed, dialect),
+            claim=CompiledStatement.of(
+                InsertIgnoringConflicts(keys).values(_bound_row(keys, "")), dialect
+            ),
+            release=CompiledStatement.of(sa.delete(keys).where(key_match), dialect),
+            lead=CompiledStatement.of(lead_insert, dialect),
+            event=CompiledStatement.of(sa.insert(events).values(_event_row("", dialect)), dialect),
+        )
+
+
+class IntakeWriter:
+    """Writes a new lead and its `lead.created` event in one round trip, on the driver's own
+    connection (asyncpg or sqlite3), with statements compiled once.
+
+    PostgreSQL: one statement, autocommitted — `INSERT … ON CONFLICT DO NOTHING` in a CTE, the
+    event inserted from its RETURNING, so a duplicate writes neither. With an Idempotency-Key, the
+    key is claimed first (its own statement, committed, as the slow path does), and the lead
+    statement also records the response on the claim. SQLite: the same statements in one
+    `BEGIN IMMEDIATE` transaction, run in one call on the driver's thread.
+
+    Every statement is tenant-scoped by the `tenant_id` this writer stamps on its rows.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.statements = _IntakeStatements.compile(engine.dialect)
+        self.observers: list[StatementObserver] = []  # tests count statements here
+
+    async def create(
+        self,
+        tenant_id: str,
+        lead: dict[str, Any],
+        event: dict[str, Any],
+        claim: dict[str, Any] | None = None,
+    ) -> IntakeOutcome:
+        """`created`; `duplicate` (a live lead holds the email or name: nothing written); or
+        `key_taken` (the Idempotency-Key has a record: nothing written). The event's `data` is
+        JSON text."""
+        lead_row = _complete_row(LEADS, {**lead, "tenant_id": tenant_id})
+        event_row = _complete_row(EVENTS, {**event, "tenant_id": tenant_id})
+        claim_row = None
+        if claim is not None:
+            claim_row = _complete_row(IDEMPOTENCY_RECORDS, {**claim, "tenant_id": tenant_id})
+        async with self.engine.connect() as connection:
+            try:
+                driver = (await connection.get_raw_connection()).driver_connection
+                if self.dialect == "postgresql":
+                    return await self._postgresql(driver, lead_row, event_row, claim_row)
+                return await self._sqlite(driver, lead_row, event_row, claim_row)
+            except BaseException:
+                # The driver connection's state is unknown (a lost connection, a cancelled
+                # statement): the pool must not hand it out again.
+                await _invalidate(connection)
+                raise
+
+    async def _postgresql(
+        self,
+        driver: Any,
+        lead_row: dict[str, Any],
+        event_row: dict[str, Any],
+        claim_row: dict[str, Any] | None,
+    ) -> IntakeOutcome:
+        statements = self.statements
+        values = {**_prefixed("lead_", lead_row), **_prefixed("event_", event_row)}
+        if claim_row is None:
+            created = await self._run(driver, statements.create, values)
+            return "created" if created else "duplicate"
+        pending = {**claim_row, "response_status": None, "response_body": None}
+        pending["completed_at"] = None
+        if await self._run(driver, statements.claim, pending, returns=False) == "INSERT 0 0":
+            return "key_taken"
+        recorded = {
+            "key_id": claim_row["id"],
+            "tenant_id": claim_row["tenant_id"],
+            "response_status": claim_row["response_status"],
+            "response_body": claim_row["response_body"],
+            "completed_at": claim_row["completed_at"],
+        }
+        if await self._run(driver, statements.create_keyed, {**values, **recorded}):
+            return "created"
+        # A duplicate: the claim is released, so the slow path may claim the key for its 409.
+        release = {"key_id": claim_row["id"], "tenant_id": claim_row["tenant_id"]}
+        await self._run(driver, statements.release, release, returns=False)
+        return "duplicate"
+
+    async def _run(
+        self,
+        driver: Any,
+        statement: CompiledStatement,
+        values: dict[str, Any],
+        returns: bool = True,
+    ) -> Any:
+        for observe in self.observers:
+            observe(statement.sql)
+        arguments = statement.arguments(values)
+        if returns:
+            return await driver.fetchval(statement.sql, *arguments)
+        return await driver.execute(statement.sql, *arguments)
+
+    async def _sqlite(
+        self,
+        driver: Any,
+        lead_row: dict[str, Any],
+        event_row: dict[str, Any],
+        claim_row: dict[str, Any] | None,
+    ) -> IntakeOutcome:
+        claims = [] if claim_row is None else [(self.statements.claim, claim_row)]
+        steps = [
+            *claims,
+            (self.statements.lead, _prefixed("lead_", lead_row)),
+            (self.statements.event, event_row),
+        ]
+        batch = [(s.sql, s.arguments(values)) for s, values in steps]
+        for statement, _ in batch:
+            for observe in self.observers:
+                observe(statement)
+        # aiosqlite runs each call on its own thread; one call for the whole transaction
+        # saves a thread hand-off per statement (the private `_execute` is that call).
+        keyed = claim_row is not None
+        outcome: IntakeOutcome = await driver._execute(
+            _sqlite_transaction, driver._conn, batch, keyed
+        )
+        return outcome
+
+
+def _sqlite_transaction(
+    connection: sqlite3.Connection, batch: list[tuple[str, Sequence[Any]]], keyed: bool
+) -> IntakeOutcome:
+    """Runs on aiosqlite's thread: claim (if any), lead, event; all or nothing."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for index, (sql, arguments) in enumerate(batch):
+            if connection.execute(sql, arguments).rowcount == 0:
+                connection.execute("ROLLBACK")
+                # The first statement of a keyed batch is the claim; the lead is next.
+                return "key_taken" if keyed and index == 0 else "duplicate"
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return "created"
+
+
+async def _invalidate(connection: AsyncConnection) -> None:
+    # Already broken: the error that got us here is the one to report.
+    with contextlib.suppress(Exception):
+        await connection.invalidate()

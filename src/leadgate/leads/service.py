@@ -102,7 +102,7 @@ async def create_lead(
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, _ = await _resolve_tags(session, principal, data, create=True)
-    values = _new_values(principal, data, team_id, request_source, created_by)
+    values = new_lead_values(principal, data, team_id, request_source, created_by)
     repository = LeadRepository(session, principal.tenant_id)
     holder = await _insert_with_policy(repository, policy, values)
     if holder is not None:
@@ -118,7 +118,7 @@ def _tenant_policy(principal: Principal) -> Policy:
     return policy if policy in ("allow", "merge") else "reject"  # type: ignore[return-value]
 
 
-def _new_values(
+def new_lead_values(
     principal: Principal,
     data: LeadCreate,
     team_id: str | None,
@@ -242,7 +242,7 @@ async def preview_lead(
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, new_tag_names = await _resolve_tags(session, principal, data, create=False)
-    values = _new_values(principal, data, team_id, "api_native", None)
+    values = new_lead_values(principal, data, team_id, "api_native", None)
     preview = LeadPreview(
         **{name: values[name] for name in CONTACT_FIELDS},
         tags=sorted([t.name for t in tags] + new_tag_names, key=str.casefold),

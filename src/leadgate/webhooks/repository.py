@@ -166,15 +166,20 @@ class WebhookQueueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_undispatched(self, limit: int) -> Sequence[Event]:
+    async def claim_undispatched(
+        self, limit: int
+    ) -> Sequence[sa.Row[tuple[str, str, str, datetime]]]:
+        """The oldest events not yet fanned out, locked for this transaction. Only what fan-out
+        needs: an event's data is read when a delivery is sent, not here (decoding it for every
+        event was a seventh of a busy server's CPU)."""
         statement = (
-            sa.select(Event)
+            sa.select(Event.id, Event.tenant_id, Event.type, Event.created_at)
             .where(Event.dispatched_at.is_(None))
             .order_by(Event.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return (await self.session.execute(statement)).scalars().all()
+        return (await self.session.execute(statement)).all()
 
     async def enabled_endpoints(self, tenant_ids: Sequence[str]) -> Sequence[WebhookEndpoint]:
         statement = sa.select(WebhookEndpoint).where(
