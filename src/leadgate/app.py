@@ -81,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await recorder.stop(flusher, database)
         await app.state.usage_alerts.drain()
         await usage.stop(usage_flusher, database)
+        await app.state.intake.close()
         await database.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # issue 8: the intake fast path sits inside the request context (ids, limits' headers,
     # usage, access log) and in front of the routing it bypasses.
-    app.state.intake = IntakeWriter(app.state.database.engine)
+    app.state.intake = IntakeWriter(app.state.database.engine, settings.db_pool_size)
     if settings.intake_fast_path:
         app.add_middleware(IntakeFastPath)
     app.add_middleware(

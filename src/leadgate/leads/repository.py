@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -244,6 +246,12 @@ class IntakeWriter:
     """Writes a new lead and its `lead.created` event in one round trip, on the driver's own
     connection (asyncpg or sqlite3), with statements compiled once.
 
+    Connections: on PostgreSQL a pool of asyncpg connections of its own (`db_pool_size` at most),
+    since checking a driver connection out of SQLAlchemy's pool and back cost more than the
+    statement; its connections are never reset on release because these statements leave no
+    session state (no transaction, SET, LISTEN or lock survives one). On SQLite, the engine's one
+    connection: a second writer connection would only wait on SQLite's file lock.
+
     PostgreSQL: one statement, autocommitted — `INSERT … ON CONFLICT DO NOTHING` in a CTE, the
     event inserted from its RETURNING, so a duplicate writes neither. With an Idempotency-Key, the
     key is claimed first (its own statement, committed, as the slow path does), and the lead
@@ -253,11 +261,32 @@ class IntakeWriter:
     Every statement is tenant-scoped by the `tenant_id` this writer stamps on its rows.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pool_size: int = 10) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.statements = _IntakeStatements.compile(engine.dialect)
         self.observers: list[StatementObserver] = []  # tests count statements here
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _asyncpg_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    url = self.engine.url.set(drivername="postgresql")
+                    self._pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False),
+                        min_size=1,
+                        max_size=self.pool_size,
+                        reset=_keep_session,
+                    )
+        return self._pool
 
     async def create(
         self,
@@ -274,15 +303,19 @@ class IntakeWriter:
         claim_row = None
         if claim is not None:
             claim_row = _complete_row(IDEMPOTENCY_RECORDS, {**claim, "tenant_id": tenant_id})
+        if self.dialect == "postgresql":
+            async with (await self._asyncpg_pool()).acquire() as driver:
+                try:
+                    return await self._postgresql(driver, lead_row, event_row, claim_row)
+                except BaseException:
+                    # A lost connection or a cancelled statement: the pool must open a new one.
+                    driver.terminate()
+                    raise
         async with self.engine.connect() as connection:
             try:
                 driver = (await connection.get_raw_connection()).driver_connection
-                if self.dialect == "postgresql":
-                    return await self._postgresql(driver, lead_row, event_row, claim_row)
                 return await self._sqlite(driver, lead_row, event_row, claim_row)
             except BaseException:
-                # The driver connection's state is unknown (a lost connection, a cancelled
-                # statement): the pool must not hand it out again.
                 await _invalidate(connection)
                 raise
 
@@ -373,6 +406,10 @@ def _sqlite_transaction(
             connection.execute("ROLLBACK")
         raise
     return "created"
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """asyncpg resets a connection on release with a round trip; nothing here needs it."""
 
 
 async def _invalidate(connection: AsyncConnection) -> None:
