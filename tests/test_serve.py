@@ -63,7 +63,7 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
     assert server.returncode in (0, -15)
     assert "Traceback" not in errors
     assert key.group(1) not in errors
-    assert '"path": "/api/v1/leads"' in errors
+    assert '"path":"/api/v1/leads"' in errors
 
     again = subprocess.run(
         [LEADGATE, "tenant", "demo"], env=env, check=True, capture_output=True, text=True

@@ -7,6 +7,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from leadgate.context import current_request_id
@@ -21,11 +22,18 @@ def _add_request_id(
     return event
 
 
+def _orjson_text(value: Any, default: Any = None, **_ignored: Any) -> str:
+    """JSON lines through orjson: the access log writes one per request."""
+    return orjson.dumps(value, default=default or str).decode()
+
+
 def configure_logging(
     level: str = "INFO", *, json: bool = True, stream: TextIO | None = None
 ) -> None:
     renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=_orjson_text)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[
