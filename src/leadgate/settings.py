@@ -22,6 +22,11 @@ class Environment(StrEnum):
     production = "production"
 
 
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
 class Settings(BaseSettings):
     """Every setting of a leadgate deployment. `docs/operations.md` lists them for operators."""
 
@@ -75,6 +80,18 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
     access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.json,
+        description="json: one JSON object per line (for log shippers); console: readable lines "
+        "for a terminal. Either way each line made while serving a request carries its "
+        "`request_id` and `tenant_id`.",
+    )
+    graceful_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long `leadgate serve` lets requests in flight finish before "
+        "closing their connections (then buffered usage and last-used times are written).",
+    )
     last_used_flush_seconds: float = Field(
         1.0, gt=0, description="How often `lastUsedAt`/`lastUsedIp` of keys are written."
     )

@@ -217,6 +217,15 @@ class WebhookQueueRepository:
         )
         return [job_of(row[0], row[1], row[2], now) for row in rows]
 
+    async def count_pending(self) -> int:
+        """Deliveries not yet sent or awaiting a retry: the queue depth the worker reports."""
+        statement = (
+            sa.select(sa.func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending")
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
     async def tenant_of_endpoint(self, endpoint_id: str) -> str | None:
         """For the operators' CLI, which names an endpoint by id alone."""
         statement = sa.select(WebhookEndpoint.tenant_id).where(WebhookEndpoint.id == endpoint_id)
