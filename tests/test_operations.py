@@ -15,11 +15,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from leadgate.cli import app as cli_app
+from leadgate.metrics import MULTIPROC_ENV
 from leadgate.migrate import head_revision
 from leadgate.settings import Settings
 from tests.conftest import Backend, pg_admin, pg_url, running_backend
 from tests.factories import create_api_key, create_tenant, unique_lead
-from tests.processes import free_port, leadgate_env, start_leadgate, stop
+from tests.processes import (
+    free_port,
+    leadgate_env,
+    start_leadgate,
+    start_server,
+    stop,
+    wait_until_up,
+)
 from tests.receiver import running_receiver, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,3 +251,49 @@ def test_log_lines_inside_a_request_carry_request_and_tenant_ids(
     app_line = next(line for line in lines() if line["event"] == "inside_request")
     assert app_line["marker"] == "log-context"
     assert app_line["level"] == "info"
+
+
+@pytest.mark.slow
+def test_metrics_add_up_across_serve_workers(tmp_path: Path) -> None:
+    """`serve --workers 2`: whichever process answers `/metrics` reports every process's counts."""
+    env = leadgate_env(environment="test", data_dir=str(tmp_path))
+    env.pop(MULTIPROC_ENV, None)
+    upgrade = start_leadgate(["db", "upgrade"], env, tmp_path / "upgrade.log")
+    assert stop_after(upgrade) == 0
+    server = start_server(env, tmp_path / "serve.log", ["--workers", "2"])
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            sent = 40
+            for _ in range(sent):
+                # A fresh connection each time, so the kernel spreads them over both workers.
+                assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
+            for _ in range(4):
+                samples = scrape(client)
+                total = sum(
+                    count
+                    for (name, labels), count in samples.items()
+                    if name == "leadgate_http_requests_total" and ("route", "/readyz") in labels
+                )
+                assert total == sent
+    finally:
+        assert stop(server.process) in (0, -15)
+    assert "Traceback" not in server.output()
+
+
+@pytest.mark.slow
+def test_worker_serves_its_metrics(tmp_path: Path) -> None:
+    env = leadgate_env(environment="test", data_dir=str(tmp_path))
+    upgrade = start_leadgate(["db", "upgrade"], env, tmp_path / "upgrade.log")
+    assert stop_after(upgrade) == 0
+    port = free_port()
+    worker = start_leadgate(["worker", "--metrics-port", str(port)], env, tmp_path / "worker.log")
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", worker, path="/metrics")
+
+        def depth_reported() -> bool:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            return "\nleadgate_webhook_queue_depth 0.0" in text
+
+        wait_until(depth_reported)
+    finally:
+        assert stop(worker) == 0
