@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,3 +298,30 @@ def test_worker_serves_its_metrics(tmp_path: Path) -> None:
         wait_until(depth_reported)
     finally:
         assert stop(worker) == 0
+
+
+# --- the sample Grafana dashboard ------------------------------------------------------------
+
+HISTOGRAM_SUFFIXES = ("_bucket", "_count", "_sum")
+
+
+def test_grafana_dashboard_queries_only_exported_metrics(client: httpx.Client) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exported: set[str] = set()
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        if family.type == "counter":
+            exported.add(f"{family.name}_total")
+        elif family.type == "histogram":
+            exported.update(family.name + suffix for suffix in HISTOGRAM_SUFFIXES)
+        else:
+            exported.add(family.name)
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    used = {name for expr in expressions for name in re.findall(r"\bleadgate_\w+", expr)}
+    assert used, "the dashboard queries no leadgate metric"
+    assert used - exported == set()
+    titles = " / ".join(panel["title"] for panel in dashboard["panels"]).lower()
+    for topic in ("request rate", "p99", "5xx", "429", "cache hit", "queue depth", "delivery",
+                  "fail-open"):  # fmt: skip
+        assert topic in titles, topic
