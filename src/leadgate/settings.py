@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from enum import StrEnum
@@ -20,6 +22,10 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+def server_key_id(secret: bytes) -> str:
+    return hmac.new(secret, b"leadgate:server-key-id", hashlib.sha256).hexdigest()[:16]
 
 
 class LogFormat(StrEnum):
@@ -54,6 +60,12 @@ class Settings(BaseSettings):
         None,
         description="Server secret that keys API-key HMACs. Development generates one into "
         "the data dir; production requires it (32+ characters).",
+    )
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Server secrets being rotated out, newest first (JSON list). API keys "
+        "hashed under one still verify and are re-hashed under LEADGATE_SECRET_KEY when used; "
+        "webhook signing secrets sealed under one still decrypt. See docs/operations.md.",
     )
     key_prefix: str = Field(
         "lg",
@@ -222,6 +234,16 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    @property
+    def previous_secret_bytes(self) -> list[bytes]:
+        return [secret.get_secret_value().encode() for secret in self.previous_secret_keys]
+
+    @cached_property
+    def secret_key_id(self) -> str:
+        """A name for the current server secret that reveals nothing of it (stored next to the
+        hashes made under it, so an operator can count keys still on an older secret)."""
+        return server_key_id(self.secret_bytes)
 
     # --- issue 3: API-key lifecycle ---
     key_cache_ttl_seconds: float | None = Field(

@@ -226,6 +226,12 @@ class WebhookQueueRepository:
         )
         return int((await self.session.execute(statement)).scalar_one())
 
+    async def all_endpoints(self) -> Sequence[WebhookEndpoint]:
+        """Every tenant's endpoints, for re-encrypting their secrets after a server-secret
+        rotation (an operator's CLI command)."""
+        statement = sa.select(WebhookEndpoint).order_by(WebhookEndpoint.id)
+        return (await self.session.execute(statement)).scalars().all()
+
     async def tenant_of_endpoint(self, endpoint_id: str) -> str | None:
         """For the operators' CLI, which names an endpoint by id alone."""
         statement = sa.select(WebhookEndpoint.tenant_id).where(WebhookEndpoint.id == endpoint_id)
