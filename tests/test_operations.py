@@ -325,3 +325,14 @@ def test_grafana_dashboard_queries_only_exported_metrics(client: httpx.Client) -
     for topic in ("request rate", "p99", "5xx", "429", "cache hit", "queue depth", "delivery",
                   "fail-open"):  # fmt: skip
         assert topic in titles, topic
+
+
+def test_operations_doc_lists_every_leadgate_metric(client: httpx.Client) -> None:
+    documented = (ROOT / "docs" / "operations.md").read_text()
+    families = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        if family.name.startswith("leadgate_")
+    }
+    assert families
+    assert {name for name in families if f"`{name}`" not in documented} == set()
