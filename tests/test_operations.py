@@ -166,6 +166,7 @@ def test_metrics_after_traffic(backend: Backend, client: httpx.Client) -> None:
     lead_id = created.json()["id"]
     assert client.get(f"/api/v1/leads/{lead_id}", headers=tenant.headers).status_code == 200
     assert client.get("/no/such/page").status_code == 404
+    assert client.get("/static/swagger/swagger-ui.css").status_code == 200
     limited = create_api_key(backend, tenant, ["leads:read"], rate_limit_per_minute=1)
     statuses = [client.get("/api/v1/leads", headers=limited.headers).status_code for _ in range(2)]
     assert statuses == [200, 429]
@@ -181,6 +182,7 @@ def test_metrics_after_traffic(backend: Backend, client: httpx.Client) -> None:
                 status="200")  # fmt: skip
     assert not any(lead_id in str(labels) for (_name, labels) in after)
     assert grew("leadgate_http_requests_total", method="GET", route="unmatched", status="404")
+    assert grew("leadgate_http_requests_total", method="GET", route="/static/{path}", status="200")
     assert grew("leadgate_http_requests_total", method="GET", route="/api/v1/leads", status="429")
     histogram = "leadgate_http_request_duration_seconds"
     assert grew(f"{histogram}_count", 2, method="POST", route="/api/v1/leads")

@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import Scope
 
 # No `*_created` series: a gauge per labelled child that dashboards never use.
@@ -121,7 +122,12 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if not path:
+        app_root = scope.get("app_root_path")
+        if app_root is not None:  # inside a mount (static files): its path, not the file's
+            return f"{scope.get('root_path', '')[len(app_root) :]}/{{path}}"
         return UNMATCHED
+    if isinstance(route, Mount):
+        return f"{path}/{{path}}"
     if ":path}" in path:
         return str(path)
     prefix = scope["path"].rsplit("/", path.count("/"))[0]
