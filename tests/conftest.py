@@ -18,18 +18,20 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import hypothesis
 import pytest
+import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
-from leadgate.auth.dependencies import Session
+from leadgate.auth.dependencies import Session, authenticate
+from leadgate.auth.principal import Principal
 from leadgate.context import current_request_id
 from leadgate.errors import Conflict
 from leadgate.events.service import emit
@@ -223,6 +225,12 @@ def add_test_routes(app: FastAPI) -> None:
     app.add_api_route(
         "/__test__/emit-then-fail", emit_then_fail, methods=["POST"], include_in_schema=False
     )
+
+    async def log_inside_request(_principal: Annotated[Principal, Depends(authenticate)]) -> None:
+        # An application log line (not the access log) made while an authenticated request runs.
+        structlog.get_logger("leadgate.tests").info("inside_request", marker="log-context")
+
+    app.add_api_route("/__test__/log", log_inside_request, include_in_schema=False)
 
 
 def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:

@@ -19,6 +19,7 @@ UNSCOPED_ALLOWED = {
     "KeyLookupRepository": "finds a key by its secret's HMAC before the tenant is known",
     "KeyOwnerRepository": "operators' CLI names a key by id",
     "KeyExpiryScanRepository": "the expiry sweep looks at every tenant's keys",
+    "KeySecretCensusRepository": "server-secret rotation counts every tenant's key secrets",
     "TenantRepository": "the tenants table is the scope itself",
     "UserRepository": "users are people who may belong to several tenants",
     "ConsoleSessionRepository": "a console session is found by its token before a tenant is known",

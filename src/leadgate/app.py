@@ -29,6 +29,7 @@ from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
 from leadgate.openapi import install_openapi
 from leadgate.ratelimit.service import RateLimiter
+from leadgate.readiness import healthz, readyz
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
     app.add_api_route("/docs", _docs, include_in_schema=False, response_class=HTMLResponse)
-    app.add_api_route("/healthz", _healthz, include_in_schema=False)
+    app.add_api_route("/healthz", healthz, include_in_schema=False)
+    app.add_api_route("/readyz", readyz, include_in_schema=False)
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     app.add_api_route("/", _root, include_in_schema=False)
     return app
@@ -163,10 +165,6 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
         status_code=500,
         headers=headers,
     )
-
-
-async def _healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 async def _root() -> RedirectResponse:

@@ -5,5 +5,5 @@ from leadgate.logging import configure_logging
 from leadgate.settings import Settings
 
 _settings = Settings()
-configure_logging(_settings.log_level)
+configure_logging(_settings.log_level, json=_settings.log_format == "json")
 app = create_app(_settings)

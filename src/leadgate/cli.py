@@ -38,6 +38,8 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(keys_app, name="keys")
 webhooks_app = typer.Typer(help="Webhook endpoints.")  # issue 5
 app.add_typer(webhooks_app, name="webhooks")
+secrets_app = typer.Typer(help="Server-secret rotation (docs/operations.md).")  # issue 10
+app.add_typer(secrets_app, name="secrets")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -99,6 +101,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    graceful_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--graceful-timeout",
+            help="Seconds requests in flight get to finish after SIGTERM "
+            "(default: LEADGATE_GRACEFUL_TIMEOUT_SECONDS).",
+        ),
+    ] = None,
     ssl_certfile: Annotated[
         str | None, typer.Option("--ssl-certfile", help="Serve HTTPS with this certificate (PEM).")
     ] = None,
@@ -124,7 +134,9 @@ def serve(
     config = settings()
     from leadgate.logging import configure_logging
 
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, json=config.log_format == "json")
+    if workers > 1:
+        _share_metrics_between_processes()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     typer.echo(f"leadgate is serving on {scheme}://{shown_host}:{port}")
     typer.echo(f"  API explorer: {scheme}://{shown_host}:{port}/docs")
@@ -138,8 +150,28 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        timeout_graceful_shutdown=(
+            graceful_timeout if graceful_timeout is not None else config.graceful_timeout_seconds
+        ),
         **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
     )
+
+
+def _share_metrics_between_processes() -> None:
+    """Several worker processes answer on one port, so `/metrics` must add up all of them:
+    prometheus_client's multiprocess mode, in PROMETHEUS_MULTIPROC_DIR (a fresh temporary
+    directory unless the operator named one; its files from an earlier run are removed)."""
+    import os
+    import tempfile
+
+    from leadgate.metrics import MULTIPROC_ENV
+
+    directory = os.environ.get(MULTIPROC_ENV)
+    if directory:
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="leadgate-metrics-")
 
 
 @app.command("config-docs")
@@ -148,6 +180,71 @@ def config_docs() -> None:
     from leadgate.settings_doc import render
 
     typer.echo(render(), nl=False)
+
+
+# --- server-secret rotation ----------------------------------------------------------------
+
+
+@secrets_app.command("status")
+def secrets_status(as_json: JsonFlag = False) -> None:
+    """How many live API keys and webhook signing secrets are still on an older server secret.
+
+    Remove a secret from LEADGATE_PREVIOUS_SECRET_KEYS only when nothing is left on it: an API
+    key not used meanwhile stops working (its plaintext is needed to re-hash it).
+    """
+    from leadgate.api_keys.service import secret_rotation_status
+    from leadgate.webhooks.service import sealed_secrets_status
+
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
+        keys = await secret_rotation_status(session, config)
+        sealed = await sealed_secrets_status(session, config)
+        return {
+            "apiKeys": {
+                "current": keys.current,
+                "previous": keys.previous,
+                "unrecorded": keys.unrecorded,
+                "unknown": keys.unknown,
+                "notCurrent": keys.not_current,
+            },
+            "webhookSecrets": {
+                "current": sealed.current,
+                "previous": sealed.previous,
+                "unreadable": sealed.unreadable,
+            },
+        }
+
+    result = run(work)
+    keys, sealed = result["apiKeys"], result["webhookSecrets"]
+    previous = ", ".join(str(n) for n in keys["previous"]) or "none configured"
+    emit(
+        result,
+        as_json,
+        f"API-key secrets under the current server secret: {keys['current']}\n"
+        f"  under each previous secret: {previous}\n"
+        f"  hashed before the server secret was recorded: {keys['unrecorded']}\n"
+        f"  under a secret neither current nor previous: {keys['unknown']}\n"
+        f"Webhook signing secrets readable with the current server secret: {sealed['current']}\n"
+        f"  only with a previous one (`leadgate secrets rotate-webhooks`): {sealed['previous']}\n"
+        f"  unreadable: {sealed['unreadable']}",
+    )
+
+
+@secrets_app.command("rotate-webhooks")
+def secrets_rotate_webhooks() -> None:
+    """Re-encrypt every webhook signing secret under the current server secret."""
+    from leadgate.webhooks.service import reseal_all_secrets
+
+    result = run(reseal_all_secrets)
+    typer.echo(
+        f"re-encrypted {result.previous} webhook signing secrets "
+        f"({result.current} already current, {result.unreadable} unreadable)"
+    )
+    if result.unreadable:
+        fail(
+            f"{result.unreadable} signing secrets are readable with neither the current nor a "
+            "previous server secret: add the secret they were sealed with to "
+            "LEADGATE_PREVIOUS_SECRET_KEYS, or rotate those endpoints' secrets"
+        )
 
 
 # --- db ------------------------------------------------------------------------------------
@@ -162,7 +259,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     typer.echo(f"database at {revision}")
 
 
-@db_app.command("downgrade")
+# `-1` is a revision, not an unknown option.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. -1 or base.")]) -> None:
     """Revert migrations down to REVISION."""
     from leadgate.migrate import downgrade
@@ -517,7 +615,15 @@ def usage(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Serve this worker's Prometheus metrics on this port."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", help="Address of the metrics port.")
+    ] = "127.0.0.1",
+) -> None:
     """Deliver webhooks until SIGTERM/SIGINT (attempts in flight are finished first).
 
     Run any number of these next to `leadgate serve` with LEADGATE_WEBHOOKS_WORKER_ENABLED=false.
@@ -528,7 +634,11 @@ def worker() -> None:
     from leadgate.webhooks.worker import WebhookWorker
 
     config = settings()
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, json=config.log_format == "json")
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=metrics_host)
 
     async def main() -> None:
         database = Database(config)

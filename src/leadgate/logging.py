@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, with the request id bound from context."""
+"""Structured logs: one JSON object per line (or readable lines in a terminal), with the request
+and tenant ids of the request being served bound from context on every line."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
-from leadgate.context import current_request_id
+from leadgate.context import current_request_id, current_tenant_id
 
 
-def _add_request_id(
+def _add_request_context(
     _logger: Any, _name: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
+    """Every line logged while a request is served names it, and its tenant once known."""
     request_id = current_request_id()
     if request_id is not None:
         event.setdefault("request_id", request_id)
+        event.setdefault("tenant_id", current_tenant_id())
     return event
 
 
@@ -40,7 +43,7 @@ def configure_logging(
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _add_request_id,
+            _add_request_context,
             structlog.processors.format_exc_info,
             renderer,
         ],

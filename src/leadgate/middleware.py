@@ -11,8 +11,9 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadgate.context import set_request_id
+from leadgate.context import start_request
 from leadgate.errors import error_body
+from leadgate.metrics import observe_request
 from leadgate.ratelimit.headers import rate_limit_headers
 
 access_log = structlog.get_logger("leadgate.access")
@@ -49,7 +50,7 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         request_id = _incoming_request_id(scope) or f"req_{secrets.token_hex(12)}"
-        set_request_id(request_id)
+        start_request(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         header_value = request_id.encode()
         status_holder = [0]
@@ -71,8 +72,10 @@ class RequestContextMiddleware:
             status_holder[0] = status_holder[0] or 500
             raise
         finally:
+            elapsed = time.perf_counter() - started
+            observe_request(scope, status_holder[0], elapsed)
             if self.access_log_enabled:
-                self._log(scope, request_id, status_holder[0], started)
+                self._log(scope, request_id, status_holder[0], elapsed)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send_with_id: Send) -> None:
         declared = _content_length(scope)
@@ -99,7 +102,7 @@ class RequestContextMiddleware:
         else:
             await self.app(scope, receive, send_with_id)
 
-    def _log(self, scope: Scope, request_id: str, status: int, started: float) -> None:
+    def _log(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         state = scope.get("state", {})
         access_log.info(
             "request",
@@ -107,7 +110,7 @@ class RequestContextMiddleware:
             path=scope["path"],
             query=redact_query(scope.get("query_string", b"").decode("latin-1")),
             status=status,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            duration_ms=round(elapsed * 1000, 2),
             request_id=request_id,
             tenant_id=state.get("tenant_id"),
             api_key_id=state.get("api_key_id"),

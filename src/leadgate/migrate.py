@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadgate.settings import Settings
@@ -26,13 +30,31 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrates up to `revision`; safe to run from several processes at once (they take turns:
+    an advisory lock on PostgreSQL, see migrations/env.py, a file lock next to SQLite's file)."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings), revision)
+    with _sqlite_lock(settings):
+        command.upgrade(alembic_config(settings), revision)
+
+
+@contextmanager
+def _sqlite_lock(settings: Settings) -> Iterator[None]:
+    database = make_url(settings.resolved_database_url).database if settings.is_sqlite else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrate-lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    command.downgrade(alembic_config(settings), revision)
+    with _sqlite_lock(settings):
+        command.downgrade(alembic_config(settings), revision)
 
 
 def current_revision_of(settings: Settings) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from enum import StrEnum
@@ -20,6 +22,15 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+def server_key_id(secret: bytes) -> str:
+    return hmac.new(secret, b"leadgate:server-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
 
 
 class Settings(BaseSettings):
@@ -49,6 +60,12 @@ class Settings(BaseSettings):
         None,
         description="Server secret that keys API-key HMACs. Development generates one into "
         "the data dir; production requires it (32+ characters).",
+    )
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Server secrets being rotated out, newest first (JSON list). API keys "
+        "hashed under one still verify and are re-hashed under LEADGATE_SECRET_KEY when used; "
+        "webhook signing secrets sealed under one still decrypt. See docs/operations.md.",
     )
     key_prefix: str = Field(
         "lg",
@@ -85,6 +102,18 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(
+        LogFormat.json,
+        description="json: one JSON object per line (for log shippers); console: readable lines "
+        "for a terminal. Either way each line made while serving a request carries its "
+        "`request_id` and `tenant_id`.",
+    )
+    graceful_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long `leadgate serve` lets requests in flight finish before "
+        "closing their connections (then buffered usage and last-used times are written).",
+    )
     last_used_flush_seconds: float = Field(
         1.0, gt=0, description="How often `lastUsedAt`/`lastUsedIp` of keys are written."
     )
@@ -215,6 +244,16 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+    @property
+    def previous_secret_bytes(self) -> list[bytes]:
+        return [secret.get_secret_value().encode() for secret in self.previous_secret_keys]
+
+    @cached_property
+    def secret_key_id(self) -> str:
+        """A name for the current server secret that reveals nothing of it (stored next to the
+        hashes made under it, so an operator can count keys still on an older secret)."""
+        return server_key_id(self.secret_bytes)
 
     # --- issue 3: API-key lifecycle ---
     key_cache_ttl_seconds: float | None = Field(

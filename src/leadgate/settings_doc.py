@@ -24,8 +24,10 @@ out of date.
 """
 
 FOOTER = """
-The server secret keys the HMAC-SHA256 of every stored API key. Changing it makes every issued
-key unverifiable, so keep it with your database backups.
+The server secret keys the HMAC-SHA256 of every stored API key and the encryption of webhook
+signing secrets. Changing it without listing the old one in `LEADGATE_PREVIOUS_SECRET_KEYS` makes
+every issued key unverifiable, so back it up with the database (separately from the dumps) and
+rotate it as [operations.md](operations.md#rotating-the-server-secret) describes.
 """
 
 

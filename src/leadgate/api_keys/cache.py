@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from leadgate.api_keys.repository import KeyRecord
+from leadgate.metrics import KEY_CACHE_HIT, KEY_CACHE_MISS
 from leadgate.redis import redis_key
 from leadgate.settings import Settings
 
@@ -113,6 +114,11 @@ class KeyCache:
         return self.redis is None or self._subscribed.is_set()
 
     def get(self, secret_hash: str) -> VerifiedKey | None:
+        entry = self._fresh(secret_hash)
+        (KEY_CACHE_MISS if entry is None else KEY_CACHE_HIT).inc()
+        return entry
+
+    def _fresh(self, secret_hash: str) -> VerifiedKey | None:
         if not self.listening:
             return None
         found = self._entries.get(secret_hash)

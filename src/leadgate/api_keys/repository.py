@@ -37,6 +37,10 @@ class KeyLookupRepository:
         self.session = session
 
     async def find_by_secret_hash(self, secret_hash: str) -> KeyRecord | None:
+        return await self.find_by_secret_hashes([secret_hash])
+
+    async def find_by_secret_hashes(self, secret_hashes: Sequence[str]) -> KeyRecord | None:
+        """The key one of these hashes (of one plaintext, under different secrets) names."""
         statement = (
             sa.select(
                 ApiKey,
@@ -49,10 +53,14 @@ class KeyLookupRepository:
             )
             .join(ApiKeySecret, ApiKeySecret.api_key_id == ApiKey.id)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(ApiKeySecret.secret_hash == secret_hash)
+            .where(
+                ApiKeySecret.secret_hash == secret_hashes[0]
+                if len(secret_hashes) == 1
+                else ApiKeySecret.secret_hash.in_(secret_hashes)
+            )
             .where(ApiKeySecret.tenant_id == ApiKey.tenant_id)
         )
-        row = (await self.session.execute(statement)).one_or_none()
+        row = (await self.session.execute(statement)).first()
         if row is None:
             return None
         return KeyRecord(*row)
@@ -95,6 +103,14 @@ class ApiKeyRepository(TenantScopedRepository):
 
     async def add_secret(self, secret: ApiKeySecret) -> None:
         self.session.add(secret)
+
+    async def rehash_secret(self, secret_id: str, secret_hash: str, server_key_id: str) -> None:
+        """Stores a secret's hash under the current server secret (a rotation's re-hash)."""
+        await self.session.execute(
+            self._scoped_update(ApiKeySecret)
+            .where(ApiKeySecret.id == secret_id)
+            .values(secret_hash=secret_hash, server_key_id=server_key_id)
+        )
 
     async def expire_secrets(self, key_id: str, *, at: datetime, except_id: str) -> None:
         """Ends the key's other secrets at `at` (a roll's grace period); an earlier end stays."""
@@ -178,3 +194,22 @@ class KeyOwnerRepository:
     async def tenant_of(self, key_id: str) -> str | None:
         result = await self.session.execute(sa.select(ApiKey.tenant_id).where(ApiKey.id == key_id))
         return result.scalar_one_or_none()
+
+
+class KeySecretCensusRepository:
+    """Live key secrets of every tenant counted by the server secret that hashed them, for an
+    operator rotating the server secret."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def live_secrets_by_server_key(self, now: datetime) -> dict[str | None, int]:
+        statement = (
+            sa.select(ApiKeySecret.server_key_id, sa.func.count())
+            .join(ApiKey, ApiKey.id == ApiKeySecret.api_key_id)
+            .where(ApiKey.revoked_at.is_(None))
+            .where(sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+            .where(sa.or_(ApiKeySecret.expires_at.is_(None), ApiKeySecret.expires_at > now))
+            .group_by(ApiKeySecret.server_key_id)
+        )
+        return {row[0]: int(row[1]) for row in (await self.session.execute(statement)).all()}

@@ -21,6 +21,8 @@ from leadgate.api_keys.repository import (
     ApiKeyRepository,
     KeyExpiryScanRepository,
     KeyLookupRepository,
+    KeyRecord,
+    KeySecretCensusRepository,
 )
 from leadgate.api_keys.schemas import AccountsAccessOut, ApiKeyOut
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
@@ -37,7 +39,7 @@ from leadgate.errors import (
 from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.models import ApiKey, ApiKeySecret, utcnow
-from leadgate.settings import Settings
+from leadgate.settings import Settings, server_key_id
 from leadgate.tenants.repository import TeamRepository
 
 EXPIRY_WARNING = timedelta(days=7)
@@ -161,6 +163,7 @@ async def issue_api_key(
         tenant_id=tenant_id,
         api_key_id=key.id,
         secret_hash=crypto.hash_api_key(generated.plaintext, settings.secret_bytes),
+        server_key_id=settings.secret_key_id,
         hint=generated.hint,
         created_at=now,
     )
@@ -254,12 +257,29 @@ async def verify_api_key(
     if entry is None:
         generation = cache.generation
         record = await KeyLookupRepository(session).find_by_secret_hash(secret_hash)
+        if record is None and settings.previous_secret_keys:
+            record = await _verify_under_previous_secret(session, settings, plaintext, secret_hash)
         if record is None:
             raise InvalidApiKey("API key is missing or does not match.")
         entry = VerifiedKey.from_record(record)
         cache.put(secret_hash, entry, generation)
     check_usable(entry)
     return entry
+
+
+async def _verify_under_previous_secret(
+    session: AsyncSession, settings: Settings, plaintext: str, secret_hash: str
+) -> KeyRecord | None:
+    """A key hashed under a server secret being rotated out (`previous_secret_keys`): found with
+    one more query, only after the current secret missed, and re-hashed under the current
+    secret in the request's transaction, so the next use is an ordinary lookup."""
+    old_hashes = [crypto.hash_api_key(plaintext, old) for old in settings.previous_secret_bytes]
+    record = await KeyLookupRepository(session).find_by_secret_hashes(old_hashes)
+    if record is not None:
+        await ApiKeyRepository(session, record.key.tenant_id).rehash_secret(
+            record.secret_id, secret_hash, settings.secret_key_id
+        )
+    return record
 
 
 def check_usable(entry: VerifiedKey) -> None:
@@ -441,6 +461,7 @@ async def roll_api_key(
         tenant_id=tenant_id,
         api_key_id=key.id,
         secret_hash=crypto.hash_api_key(generated.plaintext, settings.secret_bytes),
+        server_key_id=settings.secret_key_id,
         hint=generated.hint,
         created_at=now,
     )
@@ -561,3 +582,25 @@ def key_snapshot(key: ApiKey) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRotationStatus:
+    """Live API-key secrets by the server secret they are hashed under."""
+
+    current: int
+    previous: list[int]  # per entry of `previous_secret_keys`, in order
+    unrecorded: int  # hashed before leadgate recorded the server secret
+    unknown: int  # under a server secret that is neither current nor listed as previous
+
+    @property
+    def not_current(self) -> int:
+        return sum(self.previous) + self.unrecorded + self.unknown
+
+
+async def secret_rotation_status(session: AsyncSession, settings: Settings) -> SecretRotationStatus:
+    counts = await KeySecretCensusRepository(session).live_secrets_by_server_key(utcnow())
+    current = counts.pop(settings.secret_key_id, 0)
+    previous = [counts.pop(server_key_id(old), 0) for old in settings.previous_secret_bytes]
+    unrecorded = counts.pop(None, 0)
+    return SecretRotationStatus(current, previous, unrecorded, sum(counts.values()))

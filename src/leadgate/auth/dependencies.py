@@ -13,6 +13,7 @@ from leadgate.api_keys.cache import VerifiedKey
 from leadgate.api_keys.service import verify_api_key
 from leadgate.auth.credentials import find_credential
 from leadgate.auth.principal import Principal
+from leadgate.context import set_tenant_id
 from leadgate.db import get_session
 from leadgate.errors import ApiError, InsufficientScope, InvalidApiKey, TenantNotFound
 from leadgate.ratelimit.service import RateLimiter, enforce
@@ -69,6 +70,7 @@ async def authenticate(request: Request, response: Response, session: Session) -
     principal = principal_of(key, settings, credential.source)
     state = request.scope.setdefault("state", {})
     state.update(tenant_id=key.tenant_id, api_key_id=key.key_id, key_source=credential.source)
+    set_tenant_id(key.tenant_id)
     request.app.state.key_usage.touch(key.tenant_id, key.key_id, client_ip(request))
     response.headers.update(expiry_warning_headers(key))
     return principal

@@ -17,6 +17,7 @@ from leadgate.console.security import (
     csrf_token,
     new_anon_token,
 )
+from leadgate.context import set_tenant_id
 from leadgate.models import ConsoleSession, Tenant, User
 from leadgate.users import service as users
 
@@ -107,6 +108,9 @@ async def visitor(request: Request, session: Session) -> Visitor:
             role=current[0].role if current else None,
         )
     request.state.visitor = result
+    if result.tenant is not None:
+        request.scope["state"]["tenant_id"] = result.tenant.id
+        set_tenant_id(result.tenant.id)
     return result
 
 

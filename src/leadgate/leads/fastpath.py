@@ -35,6 +35,7 @@ from leadgate.api_keys.cache import VerifiedKey
 from leadgate.api_keys.service import check_usable
 from leadgate.auth.dependencies import principal_of, tenant_slug_of_host
 from leadgate.auth.principal import Principal
+from leadgate.context import set_tenant_id
 from leadgate.db import Database
 from leadgate.errors import ApiError
 from leadgate.idempotency import service as idempotency
@@ -144,6 +145,7 @@ class IntakeFastPath:
             return False
         state = scope.setdefault("state", {})
         state.update(tenant_id=key.tenant_id, api_key_id=key.key_id, key_source=source)
+        set_tenant_id(key.tenant_id)
         scope["route"] = _Route(scope["path"])
         await _admit(scope, app_state, principal, limiter)
 

@@ -1,17 +1,25 @@
-"""Alembic environment: runs leadgate's migrations on the configured async engine."""
+"""Alembic environment: runs leadgate's migrations on the configured async engine.
+
+On PostgreSQL the migration transaction first takes a transaction-level advisory lock, so two
+`leadgate db upgrade` processes started at once run one after the other: the second reads the
+version only after the first has committed, and finds nothing left to do. (SQLite: see
+`leadgate.migrate.upgrade`, which holds a file lock.)
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadgate.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# pg_advisory_xact_lock key for migrations: any fixed 64-bit number ("leadgate" in ASCII).
+MIGRATION_LOCK_KEY = 0x6C65616467617465
 
 
 def _run(connection: Connection) -> None:
@@ -22,6 +30,8 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
         context.run_migrations()
 
 

@@ -56,6 +56,9 @@ class ApiKeySecret(TenantScoped, Base):
         sa.String(40), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
     )
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # `Settings.secret_key_id` of the server secret `secret_hash` was made under (None: made
+    # before leadgate recorded it, under the secret that was current then).
+    server_key_id: Mapped[str | None] = mapped_column(sa.String(16))
     hint: Mapped[str] = mapped_column(sa.String(24))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the key is rolled: the old secret keeps working until then (grace period).

@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from leadgate.background import PeriodicFlush
 from leadgate.db import Database
+from leadgate.metrics import USAGE_FLUSHES
 from leadgate.models import utcnow
 from leadgate.usage.repository import UsageRepository
 
@@ -103,6 +104,7 @@ class UsageRecorder(PeriodicFlush):
                 log.warning("usage_counts_dropped", tenant_id=tenant_id, rows=len(rows))
                 continue
             except BaseException:
+                USAGE_FLUSHES.labels("failed").inc()
                 # Kept for the next flush (the database may be back by then).
                 self._counts.update(
                     {key: count for key, count in counts.items() if key[0] in unwritten}
@@ -111,4 +113,5 @@ class UsageRecorder(PeriodicFlush):
             finally:
                 unwritten.discard(tenant_id)
             written += sum(row["count"] for row in rows)
+        USAGE_FLUSHES.labels("ok").inc()
         return written

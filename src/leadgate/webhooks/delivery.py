@@ -114,7 +114,7 @@ def _readable_secrets(job: Job, settings: Settings) -> list[str]:
     readable: list[str] = []
     for position, sealed in enumerate(job.secrets):
         try:
-            readable.append(unseal(sealed, settings.secret_bytes))
+            readable.append(unseal(sealed, settings.secret_bytes, settings.previous_secret_bytes))
         except InvalidToken:
             if position == 0:
                 return []

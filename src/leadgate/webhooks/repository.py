@@ -222,6 +222,21 @@ class WebhookQueueRepository:
         )
         return [job_of(row[0], row[1], row[2], now) for row in rows]
 
+    async def count_pending(self) -> int:
+        """Deliveries not yet sent or awaiting a retry: the queue depth the worker reports."""
+        statement = (
+            sa.select(sa.func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending")
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def all_endpoints(self) -> Sequence[WebhookEndpoint]:
+        """Every tenant's endpoints, for re-encrypting their secrets after a server-secret
+        rotation (an operator's CLI command)."""
+        statement = sa.select(WebhookEndpoint).order_by(WebhookEndpoint.id)
+        return (await self.session.execute(statement)).scalars().all()
+
     async def tenant_of_endpoint(self, endpoint_id: str) -> str | None:
         """For the operators' CLI, which names an endpoint by id alone."""
         statement = sa.select(WebhookEndpoint.tenant_id).where(WebhookEndpoint.id == endpoint_id)

@@ -4,10 +4,12 @@ give up, disable), fan-out of events to endpoints, replay and the tester. Never 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit
@@ -35,7 +37,7 @@ from leadgate.webhooks.schemas import (
     SentRequest,
     TesterResult,
 )
-from leadgate.webhooks.signing import generate_secret, seal
+from leadgate.webhooks.signing import generate_secret, reseal, seal, unseal
 from leadgate.webhooks.urls import UnsafeUrl, check_target
 
 ENDPOINT_TARGET = "webhook_endpoint"
@@ -470,3 +472,59 @@ async def send_test(
         ),
         error=result.error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SealedSecrets:
+    """Endpoints' signing secrets by the server secret that can read them."""
+
+    current: int
+    previous: int
+    unreadable: int
+
+
+def _sealed_values(endpoint: WebhookEndpoint) -> list[tuple[str, str]]:
+    values = [("secret", endpoint.secret)]
+    if endpoint.previous_secret is not None:
+        values.append(("previous_secret", endpoint.previous_secret))
+    return values
+
+
+def _readable_under(token: str, server_secret: bytes) -> bool:
+    try:
+        unseal(token, server_secret)
+    except InvalidToken:
+        return False
+    return True
+
+
+async def sealed_secrets_status(session: AsyncSession, settings: Settings) -> SealedSecrets:
+    current = previous = unreadable = 0
+    for endpoint in await WebhookQueueRepository(session).all_endpoints():
+        for _field, token in _sealed_values(endpoint):
+            if _readable_under(token, settings.secret_bytes):
+                current += 1
+            elif any(_readable_under(token, old) for old in settings.previous_secret_bytes):
+                previous += 1
+            else:
+                unreadable += 1
+    return SealedSecrets(current, previous, unreadable)
+
+
+async def reseal_all_secrets(session: AsyncSession, settings: Settings) -> SealedSecrets:
+    """Re-encrypts every endpoint's signing secrets under the current server secret (after
+    `previous_secret_keys` has been set to the old one), so the old one can be dropped."""
+    already = resealed = unreadable = 0
+    for endpoint in await WebhookQueueRepository(session).all_endpoints():
+        for field_name, token in _sealed_values(endpoint):
+            if _readable_under(token, settings.secret_bytes):
+                already += 1
+                continue
+            try:
+                fresh = reseal(token, settings.secret_bytes, settings.previous_secret_bytes)
+            except InvalidToken:
+                unreadable += 1
+                continue
+            setattr(endpoint, field_name, fresh)
+            resealed += 1
+    return SealedSecrets(already, resealed, unreadable)

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from standardwebhooks import Webhook
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
@@ -32,8 +32,15 @@ def seal(secret: str, server_secret: bytes) -> str:
     return _fernet(server_secret).encrypt(secret.encode()).decode()
 
 
-def unseal(token: str, server_secret: bytes) -> str:
-    return _fernet(server_secret).decrypt(token.encode()).decode()
+def unseal(token: str, server_secret: bytes, previous: Sequence[bytes] = ()) -> str:
+    """Decrypts under the current server secret, or one being rotated out (`previous`)."""
+    keys = [_fernet(server_secret), *(_fernet(old) for old in previous)]
+    return MultiFernet(keys).decrypt(token.encode()).decode()
+
+
+def reseal(token: str, server_secret: bytes, previous: Sequence[bytes]) -> str:
+    """The same signing secret, encrypted under the current server secret."""
+    return seal(unseal(token, server_secret, previous), server_secret)
 
 
 def signature_header(

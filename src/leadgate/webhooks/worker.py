@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import timedelta
 
 import httpx
 import structlog
 
 from leadgate.db import Database
+from leadgate.metrics import WEBHOOK_DELIVERIES, WEBHOOK_QUEUE_DEPTH
 from leadgate.models import utcnow
 from leadgate.settings import Settings
 from leadgate.webhooks import delivery, service
 from leadgate.webhooks.repository import Job, WebhookQueueRepository
 
 log = structlog.get_logger("leadgate.webhooks")
+# The queue depth is counted at most this often (one indexed COUNT), not at every busy round.
+QUEUE_DEPTH_EVERY_SECONDS = 1.0
 
 
 class WebhookWorker:
@@ -35,6 +39,7 @@ class WebhookWorker:
         self.database = database
         self.settings = settings
         self.stopping = asyncio.Event()
+        self._depth_counted_at = -QUEUE_DEPTH_EVERY_SECONDS
 
     async def run_once(self, client: httpx.AsyncClient) -> int:
         """One round; returns how much it did (0: idle)."""
@@ -55,12 +60,25 @@ class WebhookWorker:
                 log.error(
                     "webhook_attempt_not_recorded", delivery_id=job.delivery_id, exc_info=outcome
                 )
+        await self._count_queue()
         return dispatched + len(jobs)
+
+    async def _count_queue(self) -> None:
+        now = time.monotonic()
+        if now - self._depth_counted_at < QUEUE_DEPTH_EVERY_SECONDS:
+            return
+        self._depth_counted_at = now
+        async with self.database.sessionmaker() as session:
+            WEBHOOK_QUEUE_DEPTH.set(await WebhookQueueRepository(session).count_pending())
 
     async def _deliver(self, client: httpx.AsyncClient, job: Job) -> None:
         result = await delivery.attempt(client, self.settings, job)
         async with self.database.sessionmaker() as session, session.begin():
             await service.apply_attempt(session, self.settings, job, result)
+        if result.succeeded:
+            WEBHOOK_DELIVERIES.labels("success").inc()
+        else:
+            WEBHOOK_DELIVERIES.labels("failure" if result.status_code else "error").inc()
         log.info(
             "webhook_attempt",
             delivery_id=job.delivery_id,
