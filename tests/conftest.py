@@ -235,6 +235,7 @@ def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
         "last_used_flush_seconds": 0.2,
         # Every test calls from 127.0.0.1: only the throttle's own tests use a low limit.
         "auth_failure_limit": 100_000,
+        "leak_report_limit_per_minute": 100_000,
         "usage_flush_seconds": 0.2,
         **WEBHOOK_TEST_SETTINGS,
     }

@@ -68,6 +68,13 @@ class MtlsRequired(ApiError):
     code = "mtls_required"
 
 
+class InvalidSignature(ApiError):
+    """A signed report (GitHub secret scanning) whose signature does not verify."""
+
+    status_code = 401
+    code = "invalid_signature"
+
+
 class InsufficientScope(ApiError):
     status_code = 403
     code = "insufficient_scope"
