@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -37,10 +38,12 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         max_header_bytes: int,
         access_log_enabled: bool,
+        body_timeout_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.body_timeout_seconds = body_timeout_seconds
         self.access_log_enabled = access_log_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,8 +93,20 @@ class RequestContextMiddleware:
             )
         elif declared is not None and declared > self.max_body_bytes:
             await self._too_large(send_with_id)
-        elif declared is None and _has_body(scope):
-            body = await self._buffer(receive)
+        elif declared or (declared is None and _has_body(scope)):
+            # The whole body is read here, under one deadline: a client trickling it byte by
+            # byte gets 408 instead of holding the request (and a database session) open.
+            try:
+                async with asyncio.timeout(self.body_timeout_seconds):
+                    body = await self._buffer(receive)
+            except TimeoutError:
+                await self._refuse(
+                    send_with_id,
+                    408,
+                    "request_timeout",
+                    f"The request body did not arrive within {self.body_timeout_seconds:g} s.",
+                )
+                return
             if body is None:
                 await self._too_large(send_with_id)
             else:

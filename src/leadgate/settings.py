@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16_384, ge=1024, description="Largest total size of request headers accepted (431 past it)."
     )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client may take to send a request body; a slower one gets 408 "
+        "and its connection is closed (a trickled body cannot hold a request open for long).",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="Where this deployment is reached, for docs and links."
     )
