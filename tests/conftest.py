@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import httpx
 import hypothesis
 import pytest
+import sqlalchemy as sa
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
@@ -223,6 +224,13 @@ def add_test_routes(app: FastAPI) -> None:
     app.add_api_route(
         "/__test__/emit-then-fail", emit_then_fail, methods=["POST"], include_in_schema=False
     )
+
+    async def db_error(request: Request, session: Session) -> None:
+        # A failing statement with a bound value: its error is logged; the value must not be.
+        value = request.headers.get("x-value", "")
+        await session.execute(sa.text("SELECT * FROM no_such_table WHERE x = :v"), {"v": value})
+
+    app.add_api_route("/__test__/db-error", db_error, include_in_schema=False)
 
 
 def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:

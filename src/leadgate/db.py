@@ -21,13 +21,21 @@ M = TypeVar("M", bound=Base)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """The backend's engine. `hide_parameters`: a database error's message, which is logged with
+    its traceback, never carries the statement's values (lead data, key and session hashes,
+    encrypted webhook secrets, password hashes)."""
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         # One connection per process: SQLite has one writer at a time, and queueing in the pool
         # is cheaper than SQLite's busy-wait. Other processes (the CLI) wait on busy_timeout.
         engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_timeout=30, connect_args={"timeout": 30}
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"timeout": 30},
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -37,6 +45,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
+        hide_parameters=True,
     )
 
 
