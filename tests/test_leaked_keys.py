@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -13,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from leadgate.crypto import generate_api_key
+from leadgate.crypto import generate_api_key, is_well_formed, key_pattern
 from leadgate.models import ApiKey, AuditEvent, Event, Notice
 from tests.conftest import Backend
 from tests.factories import (
@@ -260,3 +263,41 @@ def test_revoked_event_carries_the_reason_for_ordinary_revocations(
     event = next(e for e in fetch_rows(backend, Event, tenant.id) if e.type == "api_key.revoked")
     assert event.data["reason"] == "requested"
     assert _key(backend, tenant.id, key.id).revoked_reason == "requested"
+
+
+# --- the key pattern documented for secret scanners -------------------------------------------
+
+SECURITY_DOC = Path(__file__).resolve().parents[1] / "docs" / "security.md"
+
+
+def _doc_block(language: str) -> str:
+    section = SECURITY_DOC.read_text().split("### Key pattern for secret scanners", 1)[1]
+    match = re.search(rf"```{language}\n(.*?)```", section, re.DOTALL)
+    assert match is not None, f"no {language} block in the key-pattern section"
+    return match.group(1).strip()
+
+
+def test_the_documented_pattern_finds_fresh_keys_and_not_mutated_ones() -> None:
+    pattern = re.compile(_doc_block("regex"))
+    assert pattern.pattern == key_pattern("lg")  # the doc and the code agree
+    namespace: dict[str, Any] = {}
+    exec(_doc_block("python"), namespace)  # the documented checksum check
+    looks_like_a_leadgate_key = namespace["looks_like_a_leadgate_key"]
+    for _ in range(50):
+        key = generate_api_key("lg").plaintext
+        assert pattern.search(f"config = {{'token': '{key}'}}")
+        assert looks_like_a_leadgate_key(key)
+        body = key[3:]
+        flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
+        mutated = {
+            "short": key[:-1],
+            "long": key + "x",
+            "other prefix": "lx_" + body,
+            "non-base62": key[:20] + "-" + key[21:],
+        }
+        for what, candidate in mutated.items():
+            assert not pattern.search(f" {candidate} "), what
+            assert not looks_like_a_leadgate_key(candidate), what
+        # One changed character still matches the pattern; the checksum tells it apart.
+        assert not looks_like_a_leadgate_key("lg_" + flipped)
+        assert not is_well_formed("lg_" + flipped, "lg")
