@@ -295,3 +295,29 @@ def _assert_escaped(page: str, payload: str, path: str) -> None:
         assert re.search(r"&lt;script&gt;alert\(", page), path
     else:
         assert str(escape(payload)) in page, path
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_body_cut_short_by_a_disconnect_writes_nothing(
+    backend: Backend, client: httpx.Client, framing: str
+) -> None:
+    tenant = create_tenant(backend)
+    # A form that would be a valid lead if the part that arrived were taken as the whole body.
+    part = f"firstName=Cut&lastName=Short{time.time_ns()}&company=Acme".encode()
+    if framing == "content-length":
+        head, sent = f"Content-Length: {len(part) + 100}\r\n", part
+    else:
+        head, sent = (
+            "Transfer-Encoding: chunked\r\n",
+            f"{len(part):x}\r\n".encode() + part + b"\r\n",
+        )
+    request = (
+        f"POST /api/leads/intake HTTP/1.1\r\nHost: x\r\nX-API-Key: {tenant.key}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\n{head}\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", _port(backend)), timeout=30) as sock:
+        sock.sendall(request + sent)
+        time.sleep(0.3)
+    time.sleep(0.5)  # what the server would have written, it has written by now
+    assert_healthy(client)
+    assert count_rows(backend, Lead, tenant.id) == 0

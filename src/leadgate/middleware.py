@@ -28,6 +28,10 @@ def redact_query(query: str) -> str:
     return urlencode([(k, "[redacted]" if k.lower() in REDACTED_PARAMS else v) for k, v in pairs])
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 class RequestContextMiddleware:
     """Gives each request an id (echoed as `X-Request-Id`), bounds its body and logs it."""
 
@@ -68,6 +72,8 @@ class RequestContextMiddleware:
 
         try:
             await self._dispatch(scope, receive, send_with_id)
+            if status_holder[0] == 0:
+                status_holder[0] = 499  # the client left before sending its whole body
         except BaseException:
             # The 500 itself is answered outside this middleware (ServerErrorMiddleware, see
             # app._unhandled); the access log still gets its line.
@@ -99,6 +105,9 @@ class RequestContextMiddleware:
             try:
                 async with asyncio.timeout(self.body_timeout_seconds):
                     body = await self._buffer(receive)
+            except ClientGone:
+                # A body cut short (a form missing its end can still parse) is never handled.
+                return
             except TimeoutError:
                 await self._refuse(
                     send_with_id,
@@ -130,13 +139,14 @@ class RequestContextMiddleware:
         )
 
     async def _buffer(self, receive: Receive) -> bytes | None:
-        """Reads a body of unknown length; None when it passes the limit."""
+        """Reads the whole body; None when it passes the limit. Raises ClientGone when the
+        client disconnects first: what arrived is not the body it meant to send."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
