@@ -7,6 +7,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from leadgate.crypto import generate_api_key, is_well_formed, key_pattern
-from leadgate.models import ApiKey, AuditEvent, Event, Notice
+from leadgate.models import ApiKey, AuditEvent, Event, Notice, utcnow
 from tests.conftest import Backend
 from tests.factories import (
     KeyInfo,
@@ -26,6 +27,7 @@ from tests.factories import (
     create_api_key,
     create_tenant,
     fetch_rows,
+    update_row,
 )
 
 REVOKE = "/api/v1/api-keys/revoke-leaked"
@@ -110,11 +112,22 @@ def test_expired_revoked_and_rolled_secrets_are_not_revoked_again(
         f"/api/v1/api-keys/{rolled.id}/roll", json={"gracePeriodMinutes": 0}, headers=tenant.headers
     )
     new_secret = response.json()["apiKey"]
-    before = count_rows(backend, AuditEvent, tenant.id)
     # The old secret no longer works: reporting it must not revoke the key's new secret.
     assert client.post(REVOKE, json={"keys": [rolled.key]}).status_code == 202
     assert client.get("/api/v1/api-keys/self", headers={"X-API-Key": new_secret}).status_code == 200
-    assert count_rows(backend, AuditEvent, tenant.id) == before
+    assert count_rows(backend, AuditEvent, tenant.id, action="api_key.revoked") == 0
+    assert count_rows(backend, Notice, tenant.id) == 0
+    # Nor is a key already revoked, or one past its expiry, revoked (again).
+    expired = create_api_key(backend, tenant, ["leads:read"])
+    update_row(backend, ApiKey, expired.id, expires_at=utcnow() - timedelta(minutes=1))
+    revoked = create_api_key(backend, tenant, ["leads:read"])
+    assert (
+        client.delete(f"/api/v1/api-keys/{revoked.id}", headers=tenant.headers).status_code == 200
+    )
+    assert client.post(REVOKE, json={"keys": [expired.key, revoked.key]}).status_code == 202
+    assert _key(backend, tenant.id, expired.id).revoked_at is None
+    assert _key(backend, tenant.id, revoked.id).revoked_reason == "requested"
+    assert count_rows(backend, AuditEvent, tenant.id, action="api_key.revoked") == 1
     assert count_rows(backend, Notice, tenant.id) == 0
 
 

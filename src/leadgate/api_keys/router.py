@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 
@@ -184,9 +184,6 @@ async def roll_api_key(
 
 
 # --- issue 9: leaked keys ---
-LEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: ERROR_RESPONSES[code] for code in (400, 413, 415, 429, 500)
-}
 
 
 @router.post(
@@ -195,7 +192,6 @@ LEAK_RESPONSES: dict[int | str, dict[str, Any]] = {
     response_model=LeakedKeysReceived,
     summary="Report leaked API keys",
     tags=["secret scanning"],
-    responses=LEAK_RESPONSES,
     openapi_extra={**request_body(LeakedKeys), "security": []},
 )
 async def revoke_leaked_keys(request: Request, session: Session) -> LeakedKeysReceived:
@@ -220,7 +216,6 @@ async def revoke_leaked_keys(request: Request, session: Session) -> LeakedKeysRe
     response_model=list[GithubSecretVerdict],
     summary="GitHub secret-scanning reports",
     tags=["secret scanning"],
-    responses={code: ERROR_RESPONSES[code] for code in (400, 401, 413, 415, 429, 500)},
     openapi_extra={**request_body(GithubSecretMatches), "security": []},
 )
 async def github_secret_scanning(
