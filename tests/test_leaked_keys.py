@@ -314,3 +314,12 @@ def test_the_documented_pattern_finds_fresh_keys_and_not_mutated_ones() -> None:
         # One changed character still matches the pattern; the checksum tells it apart.
         assert not looks_like_a_leadgate_key("lg_" + flipped)
         assert not is_well_formed("lg_" + flipped, "lg")
+
+
+def test_a_full_report_of_1000_values_is_one_lookup(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    leaked = create_api_key(backend, tenant, ["leads:read"])
+    values = [generate_api_key(backend.settings.key_prefix).plaintext for _ in range(999)]
+    response = client.post(REVOKE, json={"keys": [*values[:500], leaked.key, *values[500:]]})
+    assert (response.status_code, response.json()) == (202, {"received": 1000})
+    _assert_revoked_as_leaked(backend, tenant, leaked)
