@@ -323,3 +323,19 @@ def test_a_full_report_of_1000_values_is_one_lookup(backend: Backend, client: ht
     response = client.post(REVOKE, json={"keys": [*values[:500], leaked.key, *values[500:]]})
     assert (response.status_code, response.json()) == (202, {"received": 1000})
     _assert_revoked_as_leaked(backend, tenant, leaked)
+
+
+def test_the_console_shows_a_leaked_key_and_its_notice(backend: Backend) -> None:
+    from tests.console_helpers import ConsoleClient, generate_key, key_from_page, sign_up
+
+    try:
+        account = sign_up(backend)
+        key = key_from_page(generate_key(account.client, scopes=["leads:read"]).text)
+        with httpx.Client(base_url=backend.url, timeout=30) as http:
+            assert http.post(REVOKE, json={"keys": [key]}).status_code == 202
+        listing = account.client.get("/console/settings/api-keys").text
+        assert 'data-revoked-reason="leaked"' in listing
+        usage = account.client.get("/console/usage").text
+        assert "was reported exposed and has been revoked" in usage
+    finally:
+        ConsoleClient.close_all()
