@@ -321,3 +321,29 @@ def test_a_body_cut_short_by_a_disconnect_writes_nothing(
     time.sleep(0.5)  # what the server would have written, it has written by now
     assert_healthy(client)
     assert count_rows(backend, Lead, tenant.id) == 0
+
+
+# --- numbers (and other types) where strings belong ---------------------------------------------
+
+STRING_FIELDS = (*TEXT_FIELDS, "email", "phone", "website", "zipcode", "teamId")
+
+
+@pytest.mark.parametrize("value", [42, 4.2, True, {"a": 1}, ["x"]], ids=str)
+def test_non_strings_in_every_text_field_are_400(
+    backend: Backend, client: httpx.Client, value: object
+) -> None:
+    tenant = create_tenant(backend)
+    for field in STRING_FIELDS:
+        body = {**unique_lead(), field: value}
+        error = assert_error(
+            client.post("/api/v1/leads", json=body, headers=tenant.headers), 400, "invalid_request"
+        )
+        assert field in {d["field"] for d in error["details"]}, (field, error)  # type: ignore[index, union-attr]
+    bodies = [{**unique_lead(), "tags": [value]}, {**unique_lead(), "tagIds": [value]}]
+    if not isinstance(value, dict):  # an object is what customFields is
+        bodies.append({**unique_lead(), "customFields": value})
+    for body in bodies:
+        response = client.post("/api/v1/leads", json=body, headers=tenant.headers)
+        assert_error(response, 400, "invalid_request")
+    assert count_rows(backend, Lead, tenant.id) == 0
+    assert_healthy(client)
