@@ -339,3 +339,23 @@ def test_the_console_shows_a_leaked_key_and_its_notice(backend: Backend) -> None
         assert "was reported exposed and has been revoked" in usage
     finally:
         ConsoleClient.close_all()
+
+
+def test_scanning_keys_must_be_ecdsa_pem(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from pydantic import ValidationError
+
+    from leadgate.settings import Settings
+
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    for pem in ("not a key", rsa_pem):
+        with pytest.raises(ValidationError, match="public key 'k1'"):
+            Settings(data_dir=tmp_path, github_secret_scanning_keys={"k1": pem})
+    good = GithubSigner()
+    settings = Settings(data_dir=tmp_path, github_secret_scanning_keys={good.identifier: good.pem})
+    assert settings.github_secret_scanning_keys == {good.identifier: good.pem}
