@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format check bench clean chromium screenshots
+.PHONY: run test lint audit format check bench clean chromium screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -38,6 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy src
+
+# Known vulnerabilities in the installed dependencies (pip-audit; skips, saying why, when no
+# vulnerability service is reachable).
+audit: $(STAMP)
+	$(BIN)/python .ci/audit
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

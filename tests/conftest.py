@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 import httpx
 import hypothesis
 import pytest
+import sqlalchemy as sa
 import structlog
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
@@ -232,6 +233,13 @@ def add_test_routes(app: FastAPI) -> None:
 
     app.add_api_route("/__test__/log", log_inside_request, include_in_schema=False)
 
+    async def db_error(request: Request, session: Session) -> None:
+        # A failing statement with a bound value: its error is logged; the value must not be.
+        value = request.headers.get("x-value", "")
+        await session.execute(sa.text("SELECT * FROM no_such_table WHERE x = :v"), {"v": value})
+
+    app.add_api_route("/__test__/db-error", db_error, include_in_schema=False)
+
 
 def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -243,6 +251,8 @@ def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
         "last_used_flush_seconds": 0.2,
         # Every test calls from 127.0.0.1: only the throttle's own tests use a low limit.
         "auth_failure_limit": 100_000,
+        "leak_report_limit_per_minute": 100_000,
+        "body_timeout_seconds": 5.0,  # tests/test_hostile_input.py trickles a body
         "usage_flush_seconds": 0.2,
         **WEBHOOK_TEST_SETTINGS,
     }

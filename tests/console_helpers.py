@@ -70,14 +70,20 @@ class Account:
     name: str
 
 
-def sign_up(backend: Backend, *, slug: str | None = None, name: str = "Ada Lovelace") -> Account:
+def sign_up(
+    backend: Backend,
+    *,
+    slug: str | None = None,
+    name: str = "Ada Lovelace",
+    password: str = PASSWORD,
+) -> Account:
     browser = ConsoleClient(backend)
     browser.get("/console/sign-up")
     email = f"ada.{uuid.uuid4().hex[:10]}@example.com"
     slug = slug or f"co-{uuid.uuid4().hex[:10]}"
     response = browser.post(
         "/console/sign-up",
-        {"name": name, "email": email, "password": PASSWORD, "company": "Acme Law", "slug": slug},
+        {"name": name, "email": email, "password": password, "company": "Acme Law", "slug": slug},
     )
     assert response.status_code == 303, response.text[:2000]
     assert response.headers["location"] == "/console/settings/api-keys"

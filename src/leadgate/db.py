@@ -21,6 +21,9 @@ M = TypeVar("M", bound=Base)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """The backend's engine. `hide_parameters`: a database error's message, which is logged with
+    its traceback, never carries the statement's values (lead data, key and session hashes,
+    encrypted webhook secrets, password hashes)."""
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -36,6 +39,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # rolls back on close, the intake fast path commits or rolls back), and with
             # aiosqlite a reset is a thread hand-off for nothing on every checkin.
             pool_reset_on_return=None,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -45,6 +49,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,  # a burst waits for a pooled connection rather than opening and closing one
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_timeout=10,
+        hide_parameters=True,
     )
 
 

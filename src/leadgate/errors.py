@@ -68,6 +68,13 @@ class MtlsRequired(ApiError):
     code = "mtls_required"
 
 
+class InvalidSignature(ApiError):
+    """A signed report (GitHub secret scanning) whose signature does not verify."""
+
+    status_code = 401
+    code = "invalid_signature"
+
+
 class InsufficientScope(ApiError):
     status_code = 403
     code = "insufficient_scope"
@@ -178,10 +185,20 @@ async def _api_error(_request: Request, exc: Exception) -> JsonResponse:
     return error_response(exc)
 
 
+MAX_DETAILS = 100  # a body with 10,000 bad fields must not get a megabyte of error back
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError | ValidationError)
-    details = validation_details(exc.errors())
-    return error_response(InvalidRequest("The request did not pass validation.", details=details))
+    errors = exc.errors()
+    message = "The request did not pass validation."
+    if len(errors) > MAX_DETAILS:
+        message = (
+            f"The request did not pass validation: {len(errors)} problems, "
+            f"the first {MAX_DETAILS} listed."
+        )
+    details = validation_details(errors[:MAX_DETAILS])
+    return error_response(InvalidRequest(message, details=details))
 
 
 async def _http_error(_request: Request, exc: Exception) -> JsonResponse:

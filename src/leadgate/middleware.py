@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -28,6 +29,10 @@ def redact_query(query: str) -> str:
     return urlencode([(k, "[redacted]" if k.lower() in REDACTED_PARAMS else v) for k, v in pairs])
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 class RequestContextMiddleware:
     """Gives each request an id (echoed as `X-Request-Id`), bounds its body and logs it."""
 
@@ -38,10 +43,12 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         max_header_bytes: int,
         access_log_enabled: bool,
+        body_timeout_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.body_timeout_seconds = body_timeout_seconds
         self.access_log_enabled = access_log_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -66,6 +73,8 @@ class RequestContextMiddleware:
 
         try:
             await self._dispatch(scope, receive, send_with_id)
+            if status_holder[0] == 0:
+                status_holder[0] = 499  # the client left before sending its whole body
         except BaseException:
             # The 500 itself is answered outside this middleware (ServerErrorMiddleware, see
             # app._unhandled); the access log still gets its line.
@@ -93,8 +102,23 @@ class RequestContextMiddleware:
             )
         elif declared is not None and declared > self.max_body_bytes:
             await self._too_large(send_with_id)
-        elif declared is None and _has_body(scope):
-            body = await self._buffer(receive)
+        elif declared or (declared is None and _has_body(scope)):
+            # The whole body is read here, under one deadline: a client trickling it byte by
+            # byte gets 408 instead of holding the request (and a database session) open.
+            try:
+                async with asyncio.timeout(self.body_timeout_seconds):
+                    body = await self._buffer(receive)
+            except ClientGone:
+                # A body cut short (a form missing its end can still parse) is never handled.
+                return
+            except TimeoutError:
+                await self._refuse(
+                    send_with_id,
+                    408,
+                    "request_timeout",
+                    f"The request body did not arrive within {self.body_timeout_seconds:g} s.",
+                )
+                return
             if body is None:
                 await self._too_large(send_with_id)
             else:
@@ -118,13 +142,14 @@ class RequestContextMiddleware:
         )
 
     async def _buffer(self, receive: Receive) -> bytes | None:
-        """Reads a body of unknown length; None when it passes the limit."""
+        """Reads the whole body; None when it passes the limit. Raises ClientGone when the
+        client disconnects first: what arrived is not the body it meant to send."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -80,17 +80,28 @@ def find_nul(value: Any, path: str = "") -> str | None:
     return None
 
 
+def parse_json(body: bytes) -> Any:
+    """A JSON body of any shape (400 when it is not JSON, or holds U+0000 in a string)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        # orjson also refuses nesting deeper than 1024 levels here, so no RecursionError later.
+        raise InvalidRequest(
+            "The body is not valid JSON (UTF-8).",
+            details=[{"field": None, "message": str(exc).split(":", 1)[0], "type": "json_invalid"}],
+        ) from None
+    nul_at = find_nul(data)
+    if nul_at is not None:
+        raise InvalidRequest(
+            "Text may not contain NUL characters.",
+            details=[{"field": nul_at or None, "message": "contains U+0000", "type": "nul"}],
+        )
+    return data
+
+
 def _parse(kind: str, body: bytes) -> dict[str, Any]:
     if kind in JSON_TYPES or kind.endswith("+json") or kind == "":
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequest(
-                "The body is not valid JSON (UTF-8).",
-                details=[
-                    {"field": None, "message": str(exc).split(":", 1)[0], "type": "json_invalid"}
-                ],
-            ) from None
+        data = parse_json(body)
         if not isinstance(data, dict):
             raise InvalidRequest(
                 "The body must be a JSON object.",

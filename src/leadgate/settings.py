@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         16_384, ge=1024, description="Largest total size of request headers accepted (431 past it)."
     )
+    body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a client may take to send a request body; a slower one gets 408 "
+        "and its connection is closed (a trickled body cannot hold a request open for long).",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="Where this deployment is reached, for docs and links."
     )
@@ -352,3 +358,32 @@ class Settings(BaseSettings):
         if any(delay < 0 for delay in self.webhooks_retry_schedule):
             raise ValueError("LEADGATE_WEBHOOKS_RETRY_SCHEDULE delays must be 0 or more")
         return self
+
+    # --- issue 9: leaked keys ---
+    leak_report_limit_per_minute: int = Field(
+        30,
+        ge=1,
+        description="Requests per minute one address may make to `POST /api-keys/revoke-leaked` "
+        "(it needs no authentication).",
+    )
+    github_secret_scanning_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="GitHub secret-scanning public keys, JSON: key identifier → PEM "
+        "(from https://api.github.com/meta/public_keys/secret_scanning). Empty: "
+        "`POST /secret-scanning/github` refuses every report (401).",
+    )
+
+    @field_validator("github_secret_scanning_keys")
+    @classmethod
+    def _check_scanning_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        for identifier, pem in value.items():
+            try:
+                key = load_pem_public_key(pem.encode())
+            except ValueError:
+                raise ValueError(f"public key {identifier!r} is not a PEM public key") from None
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise ValueError(f"public key {identifier!r} is not an ECDSA key")
+        return value

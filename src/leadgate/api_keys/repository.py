@@ -41,8 +41,16 @@ class KeyLookupRepository:
 
     async def find_by_secret_hashes(self, secret_hashes: Sequence[str]) -> KeyRecord | None:
         """The key one of these hashes (of one plaintext, under different secrets) names."""
+        found = await self.records_by_secret_hash(secret_hashes)
+        return next(iter(found.values()), None)
+
+    async def records_by_secret_hash(self, secret_hashes: Sequence[str]) -> dict[str, KeyRecord]:
+        """Keys by their secrets' HMACs, in one indexed query (leak reports send many)."""
+        if not secret_hashes:
+            return {}
         statement = (
             sa.select(
+                ApiKeySecret.secret_hash,
                 ApiKey,
                 ApiKeySecret.id,
                 ApiKeySecret.expires_at,
@@ -53,17 +61,11 @@ class KeyLookupRepository:
             )
             .join(ApiKeySecret, ApiKeySecret.api_key_id == ApiKey.id)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
-            .where(
-                ApiKeySecret.secret_hash == secret_hashes[0]
-                if len(secret_hashes) == 1
-                else ApiKeySecret.secret_hash.in_(secret_hashes)
-            )
+            .where(ApiKeySecret.secret_hash.in_(list(secret_hashes)))
             .where(ApiKeySecret.tenant_id == ApiKey.tenant_id)
         )
-        row = (await self.session.execute(statement)).first()
-        if row is None:
-            return None
-        return KeyRecord(*row)
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: KeyRecord(*row[1:]) for row in rows}
 
 
 class ApiKeyRepository(TenantScopedRepository):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
 
-from leadgate.api_keys import service
+from fastapi import APIRouter, Header, Request
+
+from leadgate.api_keys import leaks, service
 from leadgate.api_keys.auth import AnyKey, KeysRead, KeysWrite
 from leadgate.api_keys.schemas import (
     ApiKeyCreate,
@@ -14,11 +16,17 @@ from leadgate.api_keys.schemas import (
     ApiKeyRoll,
     ApiKeySelf,
     ApiKeyUpdate,
+    GithubSecretMatches,
+    GithubSecretVerdict,
+    LeakedKeys,
+    LeakedKeysReceived,
 )
 from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
+from leadgate.errors import InvalidSignature
 from leadgate.openapi import request_body
-from leadgate.payload import read_body
+from leadgate.payload import parse_json, read_body
+from leadgate.ratelimit.service import RateLimiter
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
@@ -173,3 +181,77 @@ async def roll_api_key(
         ip=client_ip(request),
     )
     return ApiKeyCreated(**service.key_out(issued.key).model_dump(), api_key=issued.plaintext)
+
+
+# --- issue 9: leaked keys ---
+
+
+@router.post(
+    "/api-keys/revoke-leaked",
+    status_code=202,
+    response_model=LeakedKeysReceived,
+    summary="Report leaked API keys",
+    tags=["secret scanning"],
+    openapi_extra={**request_body(LeakedKeys), "security": []},
+)
+async def revoke_leaked_keys(request: Request, session: Session) -> LeakedKeysReceived:
+    """Revokes every working key among `keys` (reason `leaked`; the owning tenant is told through
+    its audit log, an `api_key.revoked` event and a console notice). Needs no authentication,
+    like GitHub's credential revocation API, and answers the same whatever the keys were.
+    Limited per client address (`LEADGATE_LEAK_REPORT_LIMIT_PER_MINUTE`)."""
+    settings = get_settings(request)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.admit_address(
+        "leakreport", client_ip(request), settings.leak_report_limit_per_minute
+    )
+    body = await read_body(request, LeakedKeys)
+    await leaks.revoke_leaked_keys(
+        session, settings, body.keys, actor=leaks.LEAK_REPORT_ACTOR, ip=client_ip(request)
+    )
+    return LeakedKeysReceived(received=len(body.keys))
+
+
+@router.post(
+    "/secret-scanning/github",
+    response_model=list[GithubSecretVerdict],
+    summary="GitHub secret-scanning reports",
+    tags=["secret scanning"],
+    openapi_extra={**request_body(GithubSecretMatches), "security": []},
+)
+async def github_secret_scanning(
+    request: Request,
+    session: Session,
+    key_identifier: Annotated[str | None, Header(alias="Github-Public-Key-Identifier")] = None,
+    key_signature: Annotated[str | None, Header(alias="Github-Public-Key-Signature")] = None,
+) -> list[GithubSecretVerdict]:
+    """GitHub's secret-scanning partner endpoint: a signed list of tokens GitHub found in public
+    code. Revokes the working keys among them (as `revoke-leaked`) and labels each token
+    `true_positive` (a working key until now) or `false_positive`. The signature is checked
+    against `LEADGATE_GITHUB_SECRET_SCANNING_KEYS`; a bad one is 401 `invalid_signature`."""
+    settings = get_settings(request)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = client_ip(request)
+    limiter.check_address(address)
+    body = await request.body()
+    try:
+        leaks.verify_github_signature(settings, key_identifier, key_signature, body)
+    except InvalidSignature:
+        await limiter.record_auth_failure(address)
+        raise
+    matches = GithubSecretMatches.model_validate(parse_json(body)).root
+    working = await leaks.revoke_leaked_keys(
+        session,
+        settings,
+        [match.token for match in matches],
+        actor=leaks.GITHUB_ACTOR,
+        ip=address,
+        where={match.token: match.url for match in matches if match.url},
+    )
+    return [
+        GithubSecretVerdict(
+            token_hash=leaks.token_hash(match.token),
+            token_type=match.type,
+            label="true_positive" if match.token in working else "false_positive",
+        )
+        for match in matches
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator
 
 from leadgate.api_keys.mtls import normalise_thumbprint
 from leadgate.schemas import RequestModel, ResponseModel, Timestamp
@@ -100,3 +100,45 @@ class ApiKeyList(ResponseModel):
 class ApiKeySelf(ApiKeyOut):
     effective_rate_limit_per_minute: int
     key_source: str = Field(description="Where this request carried the key.")
+
+
+# --- issue 9: leaked keys ---
+MAX_LEAKED_KEYS = 1000
+LeakedToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class LeakedKeys(RequestModel):
+    """Key values someone found exposed (GitHub's credential-revocation shape)."""
+
+    keys: list[LeakedToken] = Field(min_length=1, max_length=MAX_LEAKED_KEYS)
+
+
+class LeakedKeysReceived(ResponseModel):
+    """The same answer whatever the keys were: how many values were received."""
+
+    received: int
+
+
+class GithubSecretMatch(BaseModel):
+    """One match GitHub secret scanning reports (extra fields GitHub may add are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: LeakedToken
+    type: Annotated[str, StringConstraints(max_length=200)] = ""
+    url: Annotated[str, StringConstraints(max_length=2000)] = ""
+    source: Annotated[str, StringConstraints(max_length=200)] = ""
+
+
+class GithubSecretMatches(RootModel[list[GithubSecretMatch]]):
+    """The body GitHub sends: a JSON array of matches."""
+
+    root: list[GithubSecretMatch] = Field(max_length=MAX_LEAKED_KEYS)
+
+
+class GithubSecretVerdict(BaseModel):
+    """GitHub's documented answer for one match (snake_case, as GitHub reads it)."""
+
+    token_hash: str = Field(description="SHA-256 of the token, hex.")
+    token_type: str
+    label: Literal["true_positive", "false_positive"]

@@ -298,10 +298,12 @@ async def revoke_api_key(
     tenant_id: str,
     key_id: str,
     actor: dict[str, Any] | None = None,
-    reason: str = "revoked",
+    reason: str = "requested",
     ip: str | None = None,
     grantor: Grantor | None = None,
 ) -> ApiKey:
+    """Revokes a key (idempotent). `reason` is `requested` (a person or key asked) or `leaked`
+    (a leak report, see `api_keys.leaks`); it goes with the audit record and the event."""
     grantor = grantor or Grantor(actor=actor or OPERATOR.actor)
     actor = grantor.actor
     key = await _managed_key(session, tenant_id, key_id, grantor)
@@ -317,10 +319,10 @@ async def revoke_api_key(
             target_type="api_key",
             target_id=key.id,
             before=before,
-            after=key_snapshot(key),
+            after={**key_snapshot(key), "reason": reason},
             ip=ip,
         )
-        await emit(session, tenant_id, "api_key.revoked", key_public(key))
+        await emit(session, tenant_id, "api_key.revoked", {**key_public(key), "reason": reason})
         invalidate_on_commit(session, key.id)
     return key
 

@@ -574,4 +574,4 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(ConsoleRedirect, _redirect_handler)
     app.add_exception_handler(ConsolePageError, _page_error_handler)
     app.add_exception_handler(FormInvalid, _form_invalid_handler)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=app.state.settings)

@@ -1,4 +1,5 @@
-"""The console's browser defences: cookies, CSRF tokens and security headers."""
+"""The console's browser defences: cookies, CSRF tokens, and the security headers of every
+response (console, API explorer and API)."""
 
 from __future__ import annotations
 
@@ -72,21 +73,62 @@ def clear_cookie(response: Response, request: Request, settings: Settings, name:
     )
 
 
-class SecurityHeadersMiddleware:
-    """Adds the console's security headers to every response under `/console`."""
+# The JSON API and everything else outside the console: nothing there is meant to be framed,
+# sniffed as another type or to leak its URL (which may carry `?api_key=`) as a Referer.
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+API_SECURITY_HEADERS = [
+    (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+]
+# The API explorer (/docs): Swagger UI's own files only; it styles elements inline.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_SECURITY_HEADERS = [
+    (b"content-security-policy", DOCS_CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def security_headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    if path == "/console" or path.startswith("/console/"):
+        return SECURITY_HEADERS
+    if path == "/docs":
+        return DOCS_SECURITY_HEADERS
+    return API_SECURITY_HEADERS
+
+
+class SecurityHeadersMiddleware:
+    """Adds security headers to every HTTP response: the console's strict set under `/console`,
+    the explorer's on `/docs`, the API's elsewhere; HSTS when the deployment is served over
+    https (the request's scheme, or an https `LEADGATE_PUBLIC_URL` behind a proxy)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings | None = None) -> None:
         self.app = app
+        self.https_deployment = settings is not None and settings.public_url.startswith("https://")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/console" or path.startswith("/console/")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = list(security_headers_for(scope.get("path", "")))
+        if self.https_deployment or scope.get("scheme") == "https":
+            extra.append(HSTS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(header for header in extra if header[0] not in present),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -83,8 +83,14 @@ CATALOGUE: tuple[EventType, ...] = (
     ),
     EventType(
         "api_key.revoked",
-        "An API key was revoked.",
-        {**_KEY, "status": "revoked", "revokedAt": "2026-11-21T10:00:00.000Z"},
+        "An API key was revoked; `reason` is `requested` (by a person, key or operator) or "
+        "`leaked` (reported exposed: `POST /api-keys/revoke-leaked` or GitHub secret scanning).",
+        {
+            **_KEY,
+            "status": "revoked",
+            "revokedAt": "2026-11-21T10:00:00.000Z",
+            "reason": "requested",
+        },
     ),
     EventType("api_key.expiring", "An API key expires soon (notice sent once).", _KEY),
     EventType(

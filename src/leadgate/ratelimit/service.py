@@ -144,6 +144,26 @@ class RateLimiter:
         if remaining <= 0:
             self._block(address, span - (period - interval))
 
+    async def admit_address(self, bucket: str, address: str | None, per_minute: int) -> None:
+        """429 once `address` made more than `per_minute` requests to an unauthenticated route
+        (`bucket` names the route); shared through Redis like the key limits."""
+        if address is None:
+            return
+        interval = interval_ms(per_minute)
+        raw = await self._consume(
+            redis_key(self.settings, bucket, address), per_minute, interval, strict=False
+        )
+        if raw is None:
+            return
+        decision = decide(per_minute, interval, *raw)
+        if not decision.allowed:
+            REFUSED_REQUESTS.labels(bucket).inc()
+            raise RateLimited(
+                f"Too many requests from this address; retry in {decision.retry_after} s.",
+                headers={"Retry-After": str(decision.retry_after)},
+                extra={"retryAfter": decision.retry_after},
+            )
+
     def _block(self, address: str, wait_ms: int) -> None:
         if len(self._blocked) > 100_000:
             now = time.monotonic()
