@@ -124,3 +124,16 @@ def test_redis_client_only_when_configured(tmp_path: Path) -> None:
     )
     assert create_redis(configured) is not None
     assert redis_key(configured, "rl", "key_1") == "x:rl:key_1"
+
+
+@given(st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1))
+def test_ids_are_the_base32_digits_of_time_and_randomness(millis: int, rand: int) -> None:
+    from leadgate.ids import encode_id, id_of
+
+    assert id_of("lead", millis, rand) == encode_id("lead", millis, rand)
+
+
+def test_ids_sort_by_time() -> None:
+    from leadgate.ids import id_of
+
+    assert id_of("x", 1, 2**80 - 1) < id_of("x", 2, 0) < id_of("x", 2**48 - 1, 0)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.api_keys.repository import KeyRecord
 from leadgate.metrics import KEY_CACHE_HIT, KEY_CACHE_MISS
-from leadgate.redis import redis_key
+from leadgate.redis import REDIS_TIMEOUT_SECONDS, redis_key
 from leadgate.settings import Settings
 
 log = structlog.get_logger("leadgate.api_keys.cache")
@@ -204,7 +204,8 @@ class KeyCache:
 
 
 async def publish_invalidation(redis: aioredis.Redis, channel: str, key_ids: set[str]) -> None:
-    await redis.publish(channel, json.dumps(sorted(key_ids)))
+    async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+        await redis.publish(channel, json.dumps(sorted(key_ids)))
 
 
 def invalidate_on_commit(session: AsyncSession, key_id: str) -> None:

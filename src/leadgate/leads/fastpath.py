@@ -201,7 +201,10 @@ def _lead(body: bytes, region: str) -> LeadCreate | None:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(payload, dict) or CREDENTIAL_FIELD in payload or find_nul(payload):
+    if not isinstance(payload, dict) or CREDENTIAL_FIELD in payload:
+        return None
+    # JSON can carry U+0000 only as the escape `\u0000`: no such bytes, no NUL to look for.
+    if b"\\u0000" in body and find_nul(payload):
         return None
     try:
         return LeadCreate.model_validate(payload, context={"phone_region": region})

@@ -181,18 +181,25 @@ def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}{name}": value for name, value in row.items()}
 
 
+def _column_defaults(table: sa.Table) -> dict[str, Any]:
+    """Each column's scalar default, else NULL: what a row the intake statements write holds
+    where the caller gives no value (they name every column, leaving nothing to execution-time
+    defaults)."""
+    return {
+        column.name: (
+            column.default.arg  # type: ignore[attr-defined]
+            if column.default is not None and column.default.is_scalar
+            else None
+        )
+        for column in table.columns
+    }
+
+
+_DEFAULTS = {table.name: _column_defaults(table) for table in (LEADS, EVENTS, IDEMPOTENCY_RECORDS)}
+
+
 def _complete_row(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
-    """Every column of `table`: the given values, else the column's scalar default, else NULL
-    (the intake statements name every column, so nothing is left to execution-time defaults)."""
-    row = {}
-    for column in table.columns:
-        if column.name in values:
-            row[column.name] = values[column.name]
-        elif column.default is not None and column.default.is_scalar:
-            row[column.name] = column.default.arg  # type: ignore[attr-defined]
-        else:
-            row[column.name] = None
-    return row
+    return {**_DEFAULTS[table.name], **values}
 
 
 @dataclass(frozen=True, slots=True)

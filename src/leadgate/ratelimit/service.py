@@ -9,6 +9,7 @@ request after that tries Redis again, and limiting resumes when it answers.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from leadgate.errors import QuotaExceeded, RateLimited, ServiceUnavailable
 from leadgate.ratelimit.gcra import Decision, MemoryStore, decide, interval_ms
 from leadgate.ratelimit.metrics import REDIS_FAILURES, REFUSED_REQUESTS, UNCHECKED_REQUESTS
 from leadgate.ratelimit.redis_store import RedisStore
-from leadgate.redis import redis_key
+from leadgate.redis import REDIS_TIMEOUT_SECONDS, redis_key
 from leadgate.settings import Settings
 
 log = structlog.get_logger("leadgate.ratelimit")
@@ -57,7 +58,7 @@ class RateLimiter:
         interval = interval_ms(limit)
         quota = principal.monthly_quota or 0
         now = datetime.now(UTC)
-        month = now.strftime("%Y%m")
+        month = f"{now.year}{now.month:02d}"
         quota_key, seed, ttl = None, 0, 1
         if quota:
             quota_key = redis_key(self.settings, "quota", principal.api_key_id, month)
@@ -192,15 +193,16 @@ class RateLimiter:
             self._unchecked(strict)
             return None
         try:
-            raw = await self._redis.consume(
-                key,
-                limit,
-                interval,
-                quota_key=quota_key,
-                quota=quota,
-                quota_seed=quota_seed,
-                quota_ttl=quota_ttl,
-            )
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+                raw = await self._redis.consume(
+                    key,
+                    limit,
+                    interval,
+                    quota_key=quota_key,
+                    quota=quota,
+                    quota_seed=quota_seed,
+                    quota_ttl=quota_ttl,
+                )
         except (RedisError, OSError) as error:
             REDIS_FAILURES.inc()
             self._redis_failing = True
