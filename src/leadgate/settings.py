@@ -73,6 +73,26 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="Where this deployment is reached, for docs and links."
     )
     db_pool_size: int = Field(10, ge=1, description="Connections per process (PostgreSQL).")
+    # --- issue 9: bounded waits on the database, 503 while it is away ---
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest wait for a new PostgreSQL connection to open."
+    )
+    db_command_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for one PostgreSQL statement; past it the request fails (503).",
+    )
+    db_pool_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for a free connection of the process's pool (PostgreSQL).",
+    )
+    db_retry_after_seconds: int = Field(
+        2,
+        ge=1,
+        description="`Retry-After` of the 503 `service_unavailable` answered while the database "
+        "cannot be reached.",
+    )
     access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     last_used_flush_seconds: float = Field(
