@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -77,6 +78,13 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
     return process.returncode
 
 
+def metric(url: str, name: str) -> float:
+    """One unlabelled value from a server's `/metrics` (0 while it was never set)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -95,6 +103,16 @@ def start_leadgate(
         return subprocess.Popen(
             [LEADGATE, *args], env=dict(env), stdout=output, stderr=subprocess.STDOUT
         )
+
+
+def run_leadgate(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> str:
+    """`leadgate <args>` to completion (a CLI command); its stdout. Fails with its stderr."""
+    result = subprocess.run(
+        [LEADGATE, *args], env=dict(env), capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"leadgate {' '.join(args)}: {result.stderr}")
+    return result.stdout
 
 
 def start_server(

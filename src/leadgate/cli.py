@@ -138,6 +138,9 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        # SIGTERM: stop accepting, let requests in flight finish (bounded), then the lifespan's
+        # shutdown flushes usage counters; undelivered webhooks stay queued in the database.
+        timeout_graceful_shutdown=config.shutdown_grace_seconds,
         **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
     )
 

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest wait for a free connection of the process's pool (PostgreSQL).",
     )
+    shutdown_grace_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM, how long `leadgate serve` lets requests in flight finish before "
+        "closing their connections (then counters are flushed and the process exits).",
+    )
     db_retry_after_seconds: int = Field(
         2,
         ge=1,
