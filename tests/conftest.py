@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import hypothesis
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -214,6 +215,12 @@ def add_test_routes(app: FastAPI) -> None:
         raise RuntimeError("secret internals: SELECT * FROM api_keys")
 
     app.add_api_route("/__test__/boom", boom, include_in_schema=False)
+
+    async def bad_sql(session: Session) -> None:
+        # A statement the database rejects: a bug (500), not the database being away (503).
+        await session.execute(sa.text("SELECT no_such_column FROM no_such_table"))
+
+    app.add_api_route("/__test__/bad-sql", bad_sql, include_in_schema=False)
 
     async def emit_then_fail(tenant_id: str, session: Session) -> None:
         # An event written, then an error: the request's rollback must take the event with it.

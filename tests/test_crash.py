@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from leadgate.db import database_unavailable
 from leadgate.models import Event, Lead, UsageCount
 from tests.conftest import BACKENDS, TEST_SECRET, Backend, running_backend
 from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead
@@ -178,6 +180,55 @@ def quiet(
         yield backend
 
 
+# --- which errors are "the database is away" ---------------------------------------------------
+
+
+def _wrapped(orig: BaseException, invalidated: bool = False) -> sa.exc.DBAPIError:
+    """A driver error as SQLAlchemy hands it on."""
+    return sa.exc.DBAPIError("SELECT 1", {}, orig, connection_invalidated=invalidated)
+
+
+def _asyncpg_translated(error: Exception) -> Exception:
+    """What SQLAlchemy's asyncpg adapter raises for `error`: its own class, caused by it."""
+    translated = RuntimeError(str(error))
+    translated.__cause__ = error
+    return translated
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), True),  # asyncpg connect, raw
+        (TimeoutError(), True),  # connect timeout or command_timeout
+        (OSError(113, "No route to host"), True),
+        (sa.exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (_wrapped(_asyncpg_translated(asyncpg.AdminShutdownError("terminating"))), True),
+        (_wrapped(_asyncpg_translated(asyncpg.ConnectionDoesNotExistError("closed"))), True),
+        (_wrapped(Exception("connection was closed in the middle of operation"), True), True),
+        (_wrapped(Exception("database is locked")), True),  # SQLite past busy_timeout
+        (_wrapped(_asyncpg_translated(asyncpg.UndefinedTableError("no such table"))), False),
+        (_wrapped(_asyncpg_translated(asyncpg.UniqueViolationError("duplicate key"))), False),
+        (_wrapped(Exception("no such column: x")), False),
+        (OSError(2, "No such file or directory"), False),
+        (RuntimeError("connection is closed"), False),  # not a database error at all
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
+)
+def test_database_unavailable_tells_outages_from_failed_statements(
+    error: BaseException, unavailable: bool
+) -> None:
+    assert database_unavailable(error) is unavailable
+
+
+def test_a_statement_the_database_rejects_stays_a_500(client: httpx.Client) -> None:
+    response = client.get("/__test__/bad-sql")
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
+    assert "no_such_table" not in response.text
+    assert "Retry-After" not in response.headers
+
+
 # --- SIGKILL ------------------------------------------------------------------------------------
 
 
@@ -254,13 +305,15 @@ def _retry_keyed(http: httpx.Client, headers: dict[str, str], outcome: Outcome) 
 # --- PostgreSQL away for 5 s ----------------------------------------------------------------------
 
 
-def _private_lead_emails(database_url: str, tenant_id: str) -> list[str]:
-    async def read() -> list[str]:
+def _private_rows(database_url: str, statement: sa.Select[Any]) -> list[Any]:
+    """`statement`'s rows, read through an engine of the test's own (the server's pool is
+    what the test watches)."""
+
+    async def read() -> list[Any]:
         engine = create_async_engine(database_url)
         try:
             async with engine.connect() as connection:
-                statement = sa.select(Lead.email).where(Lead.tenant_id == tenant_id)
-                return [str(row[0]) for row in await connection.execute(statement)]
+                return list(await connection.execute(statement))
         finally:
             await engine.dispose()
 
@@ -279,6 +332,7 @@ def test_postgres_outage_answers_503_quickly_and_serving_resumes(tmp_path: Path)
             db_connect_timeout_seconds="2",
             db_command_timeout_seconds="5",
             db_pool_timeout_seconds="3",
+            usage_flush_seconds="0.5",
         )
         run_leadgate(["db", "upgrade"], env)
         created = json.loads(
@@ -299,7 +353,20 @@ def test_postgres_outage_answers_503_quickly_and_serving_resumes(tmp_path: Path)
                 pg.start()
                 up_at = time.monotonic()
                 load.wait_for(201, 40, since=up_at, timeout=60)  # no restart of leadgate
-            found = _private_lead_emails(pg.url, created["tenant"]["id"])
+            tenant_id = created["tenant"]["id"]
+            served = load.answered(201)
+            # The usage flusher lived through the outage and kept what it could not write: every
+            # 201 is counted once the database is back, and so are the 503s of requests whose
+            # key was still cached (the others failed before they had a key to count against).
+            usage = (
+                sa.select(UsageCount.status_class, sa.func.sum(UsageCount.count))
+                .where(UsageCount.tenant_id == tenant_id)
+                .group_by(UsageCount.status_class)
+            )
+            wait_until(lambda: dict(_private_rows(pg.url, usage)).get("2xx") == served, timeout=30)
+            usage_counts = dict(_private_rows(pg.url, usage))
+            leads = sa.select(Lead.email).where(Lead.tenant_id == tenant_id)
+            found = [row[0] for row in _private_rows(pg.url, leads)]
         finally:
             stop(server.process)
     outcomes = load.results()
@@ -314,7 +381,7 @@ def test_postgres_outage_answers_503_quickly_and_serving_resumes(tmp_path: Path)
         f"({len(during)} sent while it was down, all 503), "
         f"slowest {max(o.seconds for o in outcomes):.2f} s, first 201 "
         f"{resumed - up_at:.2f} s after it was back; {len(found)} leads found, "
-        f"{len(acknowledged - set(found))} lost"
+        f"{len(acknowledged - set(found))} lost; usage counted {usage_counts}"
     )
     print(counts)
     assert unanswered == [], counts
@@ -330,6 +397,7 @@ def test_postgres_outage_answers_503_quickly_and_serving_resumes(tmp_path: Path)
     # A commit the shutdown cut off after it happened is the only way to a 503 with a lead.
     assert set(found) - acknowledged <= {o.email for o in refused}, counts
     assert len(found) == len(set(found)), counts
+    assert 0 < usage_counts.get("5xx", 0) <= len(refused), counts
     assert_no_errors(server.output())
 
 
