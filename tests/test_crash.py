@@ -363,8 +363,12 @@ def test_postgres_outage_answers_503_quickly_and_serving_resumes(tmp_path: Path)
                 .where(UsageCount.tenant_id == tenant_id)
                 .group_by(UsageCount.status_class)
             )
-            wait_until(lambda: dict(_private_rows(pg.url, usage)).get("2xx") == served, timeout=30)
-            usage_counts = dict(_private_rows(pg.url, usage))
+
+            def counted() -> dict[str, int]:
+                return {row[0]: int(row[1]) for row in _private_rows(pg.url, usage)}
+
+            wait_until(lambda: counted().get("2xx") == served, timeout=30)
+            usage_counts = counted()
             leads = sa.select(Lead.email).where(Lead.tenant_id == tenant_id)
             found = [row[0] for row in _private_rows(pg.url, leads)]
         finally:
