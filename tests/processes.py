@@ -203,6 +203,36 @@ class PrivatePostgres:
     def stop(self, mode: str = "fast") -> None:
         self._pg_ctl("-m", mode, "-w", "stop")
 
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The server and its sessions stopped dead (SIGSTOP): connections stay open and nothing
+        answers, like a network partition. Thawed (SIGCONT) on exit, whatever happened."""
+        master = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        pids = [master, *_children(master)]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+
+def _children(parent: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # /proc/PID/stat: "pid (comm) state ppid ...", comm may contain spaces.
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent:
+            children.append(int(entry.name))
+    return children
+
 
 def _as_postgres(command: list[str]) -> list[str]:
     """initdb and postgres refuse to run as root: run them as the `postgres` user then."""
