@@ -24,8 +24,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from leadgate.db import database_unavailable
-from leadgate.models import Event, Lead, UsageCount
+from leadgate.api_keys.last_used import KeyUsageRecorder
+from leadgate.db import Database, database_unavailable
+from leadgate.models import ApiKey, Event, Lead, UsageCount
 from tests.conftest import BACKENDS, TEST_SECRET, Backend, running_backend
 from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead
 from tests.processes import (
@@ -235,6 +236,33 @@ def test_a_statement_the_database_rejects_stays_a_500(client: httpx.Client) -> N
     assert response.json()["error"] == "internal_error"
     assert "no_such_table" not in response.text
     assert "Retry-After" not in response.headers
+
+
+def test_last_used_updates_outlive_a_failed_flush_and_a_stop_during_an_outage(
+    backend: Backend, tmp_path: Path
+) -> None:
+    tenant = create_tenant(backend)
+    recorder = KeyUsageRecorder()
+    recorder.touch(tenant.id, tenant.key_id, "203.0.113.9")
+    unreachable = Database(
+        backend.settings.model_copy(
+            update={"database_url": f"sqlite+aiosqlite:///{tmp_path}/missing/dir/x.db"}
+        )
+    )
+
+    async def outage() -> None:
+        with pytest.raises(sa.exc.OperationalError, match="unable to open") as failed:
+            await recorder.flush(unreachable)
+        assert database_unavailable(failed.value)
+        # Stopping while the database is away logs instead of failing the shutdown.
+        await recorder.stop(asyncio.create_task(recorder.run(unreachable, 3600)), unreachable)
+        await unreachable.dispose()
+
+    backend.run(outage())
+    assert backend.run(recorder.flush(backend.app.state.database)) == 1  # kept for this flush
+    key = next(k for k in fetch_rows(backend, ApiKey, tenant.id) if k.id == tenant.key_id)
+    assert key.last_used_ip == "203.0.113.9"
+    assert key.last_used_at is not None
 
 
 # --- SIGKILL ------------------------------------------------------------------------------------
