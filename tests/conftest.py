@@ -218,6 +218,12 @@ def add_test_routes(app: FastAPI) -> None:
 
     app.add_api_route("/__test__/boom", boom, include_in_schema=False)
 
+    async def bad_sql(session: Session) -> None:
+        # A statement the database rejects: a bug (500), not the database being away (503).
+        await session.execute(sa.text("SELECT no_such_column FROM no_such_table"))
+
+    app.add_api_route("/__test__/bad-sql", bad_sql, include_in_schema=False)
+
     async def emit_then_fail(tenant_id: str, session: Session) -> None:
         # An event written, then an error: the request's rollback must take the event with it.
         await emit(session, tenant_id, "lead.created", {"id": "lead_rolled_back"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -77,6 +78,13 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: f
     return process.returncode
 
 
+def metric(url: str, name: str) -> float:
+    """One unlabelled value from a server's `/metrics` (0 while it was never set)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -95,6 +103,16 @@ def start_leadgate(
         return subprocess.Popen(
             [LEADGATE, *args], env=dict(env), stdout=output, stderr=subprocess.STDOUT
         )
+
+
+def run_leadgate(args: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> str:
+    """`leadgate <args>` to completion (a CLI command); its stdout. Fails with its stderr."""
+    result = subprocess.run(
+        [LEADGATE, *args], env=dict(env), capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"leadgate {' '.join(args)}: {result.stderr}")
+    return result.stdout
 
 
 def start_server(
@@ -184,6 +202,36 @@ class PrivatePostgres:
 
     def stop(self, mode: str = "fast") -> None:
         self._pg_ctl("-m", mode, "-w", "stop")
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The server and its sessions stopped dead (SIGSTOP): connections stay open and nothing
+        answers, like a network partition. Thawed (SIGCONT) on exit, whatever happened."""
+        master = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        pids = [master, *_children(master)]
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in pids:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+
+
+def _children(parent: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # /proc/PID/stat: "pid (comm) state ppid ...", comm may contain spaces.
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent:
+            children.append(int(entry.name))
+    return children
 
 
 def _as_postgres(command: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 
 from tests.conftest import Backend, ServerThread
 from tests.factories import create_api_key, create_tenant
-from tests.processes import free_port, leadgate_env, servers, start_redis, stop
+from tests.processes import free_port, leadgate_env, metric, servers, start_redis, stop
 
 
 def _needs_redis(backend: Backend) -> None:
@@ -80,12 +79,6 @@ def test_three_processes_share_one_limit(backend: Backend, tmp_path: Path) -> No
             assert admitted == limit
 
 
-def _metric(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=5).text
-    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
-
-
 def _command_stats(port: int) -> dict[str, int]:
     import redis
 
@@ -146,14 +139,14 @@ def test_redis_outage_fails_open_and_limiting_resumes(backend: Backend) -> None:
             assert stats["time"] == 6  # the script's clock read: it ran once per request
 
             stop(redis)
-            failures = _metric(server.url, "leadgate_ratelimit_redis_failures_total")
-            unchecked = _metric(server.url, "leadgate_ratelimit_unchecked_requests_total")
+            failures = metric(server.url, "leadgate_ratelimit_redis_failures_total")
+            unchecked = metric(server.url, "leadgate_ratelimit_unchecked_requests_total")
             during = [get() for _ in range(20)]
             assert [r.status_code for r in during] == [404] * 20  # still served
             assert all("X-RateLimit-Limit" not in r.headers for r in during)
-            assert _metric(server.url, "leadgate_ratelimit_redis_failures_total") > failures
+            assert metric(server.url, "leadgate_ratelimit_redis_failures_total") > failures
             assert (
-                _metric(server.url, "leadgate_ratelimit_unchecked_requests_total") >= unchecked + 20
+                metric(server.url, "leadgate_ratelimit_unchecked_requests_total") >= unchecked + 20
             )
 
             redis = start_redis(port)

@@ -20,8 +20,8 @@ from leadgate.api_keys.sweep import run_expiry_sweep
 from leadgate.audit.router import router as audit_router
 from leadgate.console.router import install_console
 from leadgate.context import current_request_id
-from leadgate.db import Database
-from leadgate.errors import error_body, install_error_handlers
+from leadgate.db import Database, database_unavailable
+from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
 from leadgate.leads.fastpath import IntakeFastPath
 from leadgate.leads.repository import IntakeWriter
 from leadgate.leads.router import router as leads_router
@@ -117,7 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     # issue 8: the intake fast path sits inside the request context (ids, limits' headers,
     # usage, access log) and in front of the routing it bypasses.
-    app.state.intake = IntakeWriter(app.state.database.engine, settings.db_pool_size)
+    app.state.intake = IntakeWriter(
+        app.state.database.engine,
+        settings.db_pool_size,
+        settings.db_connect_timeout_seconds,
+        settings.db_command_timeout_seconds,
+    )
     if settings.intake_fast_path:
         app.add_middleware(IntakeFastPath)
     app.add_middleware(
@@ -155,17 +160,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
-    """A 500 that tells the client nothing but the request id; the details go to the log."""
-    log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+    """A 500 that tells the client nothing but the request id; the details go to the log.
+    A database that cannot be reached is a 503 `service_unavailable` instead."""
     request_id = current_request_id() or ""
     headers = {"X-Request-Id": request_id}
+    if database_unavailable(exc):
+        # Raised outside the routes' exception handling (e.g. by a middleware): still a 503.
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        error = database_unavailable_error(request.app.state.settings.db_retry_after_seconds)
+        status, body = error.status_code, error_body(error.code, error.message)
+        headers.update(error.headers)
+    else:
+        log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+        status = 500
+        body = error_body("internal_error", "Something went wrong on our side. Retry safely.")
     # issue 4: a 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
-    headers.update((k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, 500))
-    return JsonResponse(
-        error_body("internal_error", "Something went wrong on our side. Retry safely."),
-        status_code=500,
-        headers=headers,
+    headers.update(
+        (k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, status)
     )
+    return JsonResponse(body, status_code=status, headers=headers)
 
 
 async def _root() -> RedirectResponse:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import structlog
 
-from leadgate.db import Database
+from leadgate.db import Database, database_unavailable
 
 log = structlog.get_logger("leadgate.background")
+
+
+def log_failure(logger: Any, event: str, error: BaseException, **fields: Any) -> None:
+    """A background task's failed round. A database that is away is expected now and then (one
+    line, no traceback: the next round retries); anything else is a bug worth its traceback."""
+    if database_unavailable(error):
+        logger.warning(event, reason="database_unavailable", error=type(error).__name__, **fields)
+    else:
+        logger.error(event, exc_info=error, **fields)
 
 
 class PeriodicFlush:
@@ -25,12 +35,16 @@ class PeriodicFlush:
             await asyncio.sleep(interval)
             try:
                 await self.flush(database)
-            except Exception:  # a failed flush must not stop later ones
-                log.exception(self.flush_failed_event)
+            except Exception as error:  # a failed flush must not stop later ones
+                log_failure(log, self.flush_failed_event, error)
 
     async def stop(self, task: asyncio.Task[None], database: Database) -> None:
-        """Cancels the loop, then writes what is left: nothing is lost on a clean stop."""
+        """Cancels the loop, then writes what is left: nothing is lost on a clean stop (unless the
+        database is away then too: logged, and the rest of the shutdown still runs)."""
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await self.flush(database)
+        try:
+            await self.flush(database)
+        except Exception as error:
+            log_failure(log, self.flush_failed_event, error, at="shutdown")

@@ -150,6 +150,8 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        # SIGTERM: stop accepting, let requests in flight finish (bounded), then the lifespan's
+        # shutdown flushes usage counters; undelivered webhooks stay queued in the database.
         timeout_graceful_shutdown=(
             graceful_timeout if graceful_timeout is not None else config.graceful_timeout_seconds
         ),

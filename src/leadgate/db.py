@@ -1,10 +1,14 @@
-"""Engines, sessions and the tenant-scoped repository base every domain's repository builds on."""
+"""Engines, sessions, the tenant-scoped repository base every domain's repository builds on, and
+how to tell a database that is away from a statement that failed."""
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+import asyncpg
 import orjson
 import sqlalchemy as sa
 from fastapi import Request
@@ -45,12 +49,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
+    connect_args: dict[str, Any] = {}
+    if "+asyncpg" in url:
+        # Every wait is bounded, so a database that is away or unreachable costs a request a
+        # 503 after a known time instead of a hang.
+        connect_args = {
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_command_timeout_seconds,
+        }
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,  # a burst waits for a pooled connection rather than opening and closing one
+        # Off by default: a connection that died with the server fails its request once (503),
+        # and SQLAlchemy then renews the whole pool, so serving resumes by itself.
         pool_pre_ping=settings.db_pool_pre_ping,
-        pool_timeout=10,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=connect_args,
         hide_parameters=True,
         json_serializer=json_text,
     )
@@ -136,6 +151,67 @@ class TenantScopedRepository:
         """The tenant condition itself, for statements that select columns, not entities."""
         column: sa.ColumnElement[str] = model.tenant_id  # type: ignore[attr-defined]
         return column == self.tenant_id
+
+
+# SQLSTATEs of a server that is away: connection exceptions (class 08), shutting down or still
+# starting up (57P01-57P03), no connection slot left (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_UNAVAILABLE_MESSAGES = (
+    "connection is closed",
+    "connection was closed",
+    "the database system is",  # ... shutting down / starting up / in recovery mode
+    "database is locked",  # SQLite: another process held the write lock past busy_timeout
+    "unable to open database file",
+)
+_UNREACHABLE_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+)
+
+# Exceptions that may mean the database is unavailable (`database_unavailable` decides): the
+# driver's own, SQLAlchemy's wrappers, and the socket errors asyncpg raises unwrapped on connect.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.DBAPIError,
+    sa.exc.TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached now (down, restarting, unreachable,
+    no free connection), rather than that a statement failed. The first is worth a retry later
+    (503); the second is a bug (500)."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if _unavailable(current):
+            return True
+        # Only explicit causes: SQLAlchemy's `.orig` and `raise ... from` of the drivers.
+        for cause in (getattr(current, "orig", None), current.__cause__):
+            if isinstance(cause, BaseException):
+                pending.append(cause)
+    return False
+
+
+def _unavailable(error: BaseException) -> bool:
+    if isinstance(error, sa.exc.TimeoutError | ConnectionError | TimeoutError | socket.gaierror):
+        return True  # pool exhausted; refused, reset, timed out (connect or command); no DNS
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS:
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    if isinstance(error, sa.exc.DBAPIError | asyncpg.PostgresError | asyncpg.InterfaceError):
+        text = str(error).lower()
+        return any(message in text for message in _UNAVAILABLE_MESSAGES)
+    return False
 
 
 def is_unique_violation(error: sa.exc.IntegrityError) -> bool:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadgate.context import current_request_id
+from leadgate.db import DATABASE_ERRORS, database_unavailable
 from leadgate.responses import JsonResponse
 
 log = structlog.get_logger("leadgate.errors")
@@ -215,8 +216,31 @@ async def _http_error(_request: Request, exc: Exception) -> JsonResponse:
     )
 
 
+def database_unavailable_error(retry_after: int) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The database is unavailable at the moment. Retry shortly.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JsonResponse:
+    """503 while the database cannot be reached; any other database error stays a 500."""
+    if not database_unavailable(exc):
+        raise exc  # to the catch-all handler: logged with its traceback, answered 500
+    log.warning(
+        "database_unavailable",
+        path=request.url.path,
+        error=type(exc).__name__,
+        cause=str(getattr(exc, "orig", None) or exc)[:200],  # the driver's words, not the SQL
+    )
+    settings = request.app.state.settings
+    return error_response(database_unavailable_error(settings.db_retry_after_seconds))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    for error_type in DATABASE_ERRORS:
+        app.add_exception_handler(error_type, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

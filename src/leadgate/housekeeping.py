@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import structlog
 
+from leadgate.background import log_failure
 from leadgate.db import Database
 from leadgate.idempotency.service import purge_expired
 from leadgate.leads.service import purge_deleted
@@ -67,8 +68,8 @@ class Housekeeper:
                 return
             try:
                 purged = await purge_once(self.database, self.settings)
-            except Exception:  # a failed pass must not end the task; the next one retries
-                log.exception("housekeeping_failed")
+            except Exception as error:  # a failed pass must not end the task; the next retries
+                log_failure(log, "housekeeping_failed", error)
                 continue
             if purged.leads or purged.idempotency_records:
                 log.info("housekeeping", leads=purged.leads, records=purged.idempotency_records)

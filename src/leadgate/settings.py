@@ -106,6 +106,26 @@ class Settings(BaseSettings):
         description="Serve common `POST /api/v1/leads` requests below the router in one "
         "database round trip (docs/ARCHITECTURE.md); off sends every request through the route.",
     )
+    # --- issue 9: bounded waits on the database, 503 while it is away ---
+    db_connect_timeout_seconds: float = Field(
+        5.0, gt=0, description="Longest wait for a new PostgreSQL connection to open."
+    )
+    db_command_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for one PostgreSQL statement; past it the request fails (503).",
+    )
+    db_pool_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest wait for a free connection of the process's pool (PostgreSQL).",
+    )
+    db_retry_after_seconds: int = Field(
+        2,
+        ge=1,
+        description="`Retry-After` of the 503 `service_unavailable` answered while the database "
+        "cannot be reached.",
+    )
     access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(

@@ -39,6 +39,22 @@ class KeyUsageRecorder(PeriodicFlush):
             return 0
         pending, self._pending = self._pending, {}
         addresses, self._addresses = self._addresses, {}
+        try:
+            await self._write(database, pending, addresses)
+        except BaseException:
+            # Kept for the next flush (the database may be back by then): a later use of a key
+            # wins, and an address keeps its first time.
+            self._pending = {**pending, **self._pending}
+            self._addresses = {**self._addresses, **addresses}
+            raise
+        return len(pending)
+
+    async def _write(
+        self,
+        database: Database,
+        pending: dict[str, tuple[str, datetime, str | None]],
+        addresses: dict[tuple[str, str], tuple[str, datetime]],
+    ) -> None:
         async with database.sessionmaker() as session, session.begin():
             for key_id, (tenant_id, used_at, ip) in pending.items():
                 await ApiKeyRepository(session, tenant_id).record_use(key_id, used_at, ip)
@@ -54,4 +70,3 @@ class KeyUsageRecorder(PeriodicFlush):
                         after={"ip": ip, "firstSeenAt": first_at.isoformat()},
                         ip=ip,
                     )
-        return len(pending)

@@ -7,6 +7,7 @@ import asyncio
 import structlog
 
 from leadgate.api_keys.service import sweep_expiring_keys
+from leadgate.background import log_failure
 from leadgate.db import Database
 
 log = structlog.get_logger("leadgate.api_keys")
@@ -22,6 +23,6 @@ async def run_expiry_sweep(database: Database, interval: float) -> None:
     while True:
         try:
             await sweep_once(database)
-        except Exception:  # a failed sweep must not stop later ones
-            log.exception("key_expiry_sweep_failed")
+        except Exception as error:  # a failed sweep must not stop later ones
+            log_failure(log, "key_expiry_sweep_failed", error)
         await asyncio.sleep(interval)

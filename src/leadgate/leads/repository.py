@@ -268,12 +268,19 @@ class IntakeWriter:
     Every statement is tenant-scoped by the `tenant_id` this writer stamps on its rows.
     """
 
-    def __init__(self, engine: AsyncEngine, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        pool_size: int = 10,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 30.0,
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.statements = _IntakeStatements.compile(engine.dialect)
         self.observers: list[StatementObserver] = []  # tests count statements here
         self.pool_size = pool_size
+        self.timeouts = {"timeout": connect_timeout, "command_timeout": command_timeout}
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
 
@@ -292,6 +299,7 @@ class IntakeWriter:
                         min_size=1,
                         max_size=self.pool_size,
                         reset=_keep_session,
+                        **self.timeouts,  # the engine's bounds (settings.db_*_timeout_seconds)
                     )
         return self._pool
 

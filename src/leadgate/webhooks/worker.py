@@ -22,6 +22,7 @@ from datetime import timedelta
 import httpx
 import structlog
 
+from leadgate.background import log_failure
 from leadgate.db import Database
 from leadgate.metrics import WEBHOOK_DELIVERIES, WEBHOOK_QUEUE_DEPTH
 from leadgate.models import utcnow
@@ -96,8 +97,8 @@ class WebhookWorker:
             while not self.stopping.is_set():
                 try:
                     worked = await self.run_once(client)
-                except Exception:  # the database may be briefly away; keep the worker alive
-                    log.exception("webhook_worker_round_failed")
+                except Exception as error:  # the database may be briefly away; keep running
+                    log_failure(log, "webhook_worker_round_failed", error)
                     worked = 0
                 if not worked:
                     with contextlib.suppress(TimeoutError):
