@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format check bench clean chromium screenshots
+.PHONY: run test lint format check bench bench-scaling clean chromium nginx screenshots compose-config
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -27,12 +27,16 @@ run: $(STAMP)
 	@$(BIN)/leadgate tenant demo
 	@exec $(BIN)/leadgate serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium nginx
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium (never a Playwright-downloaded browser).
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# tests/test_nginx.py runs deploy/nginx.conf with Debian's nginx (as this user, never the service).
+nginx:
+	@test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
