@@ -53,6 +53,18 @@ screenshots: $(STAMP) chromium
 	LEADGATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots LEADGATE_TEST_BACKENDS=sqlite \
 		$(BIN)/pytest -q tests/test_console_browser.py
 
+# deploy/compose.yaml is valid: `docker compose config` (v2 plugin) or Debian's docker-compose
+# (v1; needs no Docker engine).
+compose-config:
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f deploy/compose.yaml config -q; \
+	else \
+		command -v docker-compose >/dev/null || \
+			(apt-get update -qq && apt-get install -y -qq docker-compose); \
+		docker-compose -f deploy/compose.yaml config -q; \
+	fi
+	@echo "deploy/compose.yaml: valid"
+
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
