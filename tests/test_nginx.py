@@ -50,11 +50,13 @@ class Stack:
     upstreams: list[Server]
     pki: Pki
 
-    def client(self, cert: str | None = "none") -> httpx.Client:
-        """An HTTPS client of nginx presenting `cert` (an attribute of Pki) or no certificate."""
-        issued = None if cert == "none" else getattr(self.pki, str(cert))
+    def client(self, cert: str = "none", source: str | None = None) -> httpx.Client:
+        """An HTTPS client of nginx presenting `cert` (an attribute of Pki) or no certificate,
+        connecting from the loopback address `source` if given."""
+        issued = None if cert == "none" else getattr(self.pki, cert)
         context = client_context(self.pki.ca, issued)
-        return httpx.Client(base_url=self.nginx.url, verify=context, timeout=30)
+        transport = httpx.HTTPTransport(verify=context, local_address=source)
+        return httpx.Client(base_url=self.nginx.url, transport=transport, timeout=30)
 
 
 def _require_nginx() -> None:
@@ -249,6 +251,39 @@ def test_a_revoke_through_nginx_reaches_both_processes_within_1s(
         took = _refused_within(server.url, key.key, 1.0)
         assert took is not None, f"{server.url} still accepted the revoked key after 1 s"
         print(f"revocation seen by {server.url} after {took * 1000:.0f} ms")
+
+
+def _last_used_ip(backend: Backend, tenant_headers: dict[str, str], key_id: str) -> str | None:
+    """The key's `lastUsedIp` once written (last use is flushed about once a second)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown = httpx.get(f"{backend.url}/api/v1/api-keys/{key_id}", headers=tenant_headers)
+        if shown.json()["lastUsedIp"] is not None:
+            return str(shown.json()["lastUsedIp"])
+        time.sleep(0.2)
+    return None
+
+
+def test_the_client_address_is_taken_from_the_trusted_proxy_only(
+    backend: Backend, stack: Stack
+) -> None:
+    """Behind nginx every connection comes from the proxy; leadgate takes the caller's address
+    from X-Forwarded-For — which nginx sets, replacing the client's own — only from a trusted
+    proxy. (The client connects from 127.0.0.2; nginx and the processes trust 127.0.0.1.)"""
+    tenant = create_tenant(backend)
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    through_proxy = create_api_key(backend, tenant, ["leads:read"])
+    with stack.client(source="127.0.0.2") as http:
+        response = http.get("/api/v1/api-keys/self", headers=through_proxy.headers | forged)
+    assert response.status_code == 200
+    assert _last_used_ip(backend, tenant.headers, through_proxy.id) == "127.0.0.2"
+
+    direct = create_api_key(backend, tenant, ["leads:read"])
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=stack.upstreams[0].url, transport=transport) as http:
+        response = http.get("/api/v1/api-keys/self", headers=direct.headers | forged)
+    assert response.status_code == 200
+    assert _last_used_ip(backend, tenant.headers, direct.id) == "127.0.0.2"
 
 
 def test_tls_is_required_and_verified(stack: Stack) -> None:
