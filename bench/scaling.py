@@ -32,6 +32,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -176,7 +177,16 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, nargs="+", default=[8, 32, 64], help="wrk connection counts"
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only print the table of a results file as Markdown (for docs/scaling.md)",
+    )
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown_table(json.loads(args.markdown.read_text())))
+        return
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (make bench-scaling installs it)")
     RESULTS.mkdir(exist_ok=True)
@@ -221,6 +231,25 @@ def main() -> None:
     for path in (RESULTS / f"scaling-{stamp}.json", RESULTS / "scaling-latest.json"):
         path.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwritten: bench/results/scaling-{stamp}.json (logs in {logs})")
+
+
+def markdown_table(document: dict[str, Any]) -> str:
+    lines = [
+        f"`{document['at']}`, {document['machine']['cpus']} CPUs, load average before/after "
+        f"{document['load_average_before'][0]}/{document['load_average_after'][0]}, "
+        f"{document['duration_s']} s per point.",
+        "",
+        "| Layout | Connections | req/s | p50 ms | p99 ms | Servers CPU % | wrk CPU % "
+        "| Rest of machine CPU % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for p in document["points"]:
+        lines.append(
+            f"| {p['layout']} | {p['connections']} | {p['requests_per_s']:.0f} "
+            f"| {p['p50_ms']:.0f} | {p['p99_ms']:.0f} | {p['server_cpu_pct']:.0f} "
+            f"| {p['wrk_cpu_pct']:.1f} | {p['other_cpu_pct']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def print_table(points: list[Point]) -> None:
