@@ -36,7 +36,7 @@ chromium:
 
 # tests/test_nginx.py runs deploy/nginx.conf with Debian's nginx (as this user, never the service).
 nginx:
-	@test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+	@test -x /usr/sbin/nginx || (apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
