@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint audit format check bench clean chromium screenshots
+.PHONY: run test lint audit format check bench bench-scaling clean chromium nginx screenshots compose-config
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -27,12 +27,16 @@ run: $(STAMP)
 	@$(BIN)/leadgate tenant demo
 	@exec $(BIN)/leadgate serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium nginx
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term --cov-report=xml $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium (never a Playwright-downloaded browser).
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# tests/test_nginx.py runs deploy/nginx.conf with Debian's nginx (as this user, never the service).
+nginx:
+	@test -x /usr/sbin/nginx || (apt-get update -qq && RUNLEVEL=1 apt-get install -y -qq nginx)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -54,9 +58,26 @@ screenshots: $(STAMP) chromium
 	LEADGATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots LEADGATE_TEST_BACKENDS=sqlite \
 		$(BIN)/pytest -q tests/test_console_browser.py
 
+# deploy/compose.yaml is valid: `docker compose config` (v2 plugin) or Debian's docker-compose
+# (v1; needs no Docker engine).
+compose-config:
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f deploy/compose.yaml config -q; \
+	else \
+		command -v docker-compose >/dev/null || \
+			(apt-get update -qq && apt-get install -y -qq docker-compose); \
+		docker-compose -f deploy/compose.yaml config -q; \
+	fi
+	@echo "deploy/compose.yaml: valid"
+
 bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
+
+# 1 vs 2 server processes on this machine (bench/README.md); about 3 minutes.
+bench-scaling: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage* coverage.xml

@@ -82,11 +82,17 @@ async def pg_execute(sql: str, database: str | None = None) -> None:
 
 
 class Server:
-    def __init__(self, command: list[str], env: dict[str, str], port: int, log: Path) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], port: int, log: Path, cpu: int | None = 0
+    ) -> None:
+        """`command` pinned to `cpu` (None: not pinned), up when this returns."""
         self.port = port
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            pinned(0, command), env=env, stdout=self.log, stderr=subprocess.STDOUT
+            pinned(cpu, command) if cpu is not None else command,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -108,20 +114,26 @@ class Server:
         self.log.close()
 
 
-def wrk(port: int, script: str, seconds: int, env: dict[str, str]) -> dict[str, Any]:
-    command = pinned(
-        1,
-        [
-            "wrk",
-            "-t1",
-            "-c32",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(BENCH / script),
-            f"http://127.0.0.1:{port}",
-        ],
-    )
+def wrk(
+    port: int,
+    script: str,
+    seconds: int,
+    env: dict[str, str],
+    connections: int = 32,
+    cpu: int | None = 1,
+) -> dict[str, Any]:
+    """One wrk run (one thread, `connections` connections, pinned to `cpu` unless None)."""
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(BENCH / script),
+        f"http://127.0.0.1:{port}",
+    ]
+    command = pinned(cpu, command) if cpu is not None else command
     output = subprocess.run(
         command, env={**os.environ, **env}, capture_output=True, text=True, check=True
     ).stdout

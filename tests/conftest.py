@@ -93,8 +93,12 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        # proxy_headers off, as `leadgate serve` runs it: uvicorn would otherwise rewrite the
+        # client address from X-Forwarded-For itself (leadgate does that, for trusted proxies).
         self.server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Config(
+                app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False
+            )
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, daemon=True, name="leadgate-server")

@@ -25,6 +25,10 @@ from pathlib import Path
 import httpx
 
 LEADGATE = str(Path(sys.executable).with_name("leadgate"))
+ROOT = Path(__file__).resolve().parent.parent
+# The production commands (Dockerfile, deploy/compose.yaml): `entrypoint.sh serve|worker|migrate`.
+ENTRYPOINT = ROOT / "deploy" / "entrypoint.sh"
+NGINX = "/usr/sbin/nginx"
 
 
 def free_port() -> int:
@@ -115,12 +119,40 @@ def run_leadgate(args: Sequence[str], env: Mapping[str, str], timeout: float = 1
     return result.stdout
 
 
+def entrypoint_env(env: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """`env` for deploy/entrypoint.sh: this virtualenv's `leadgate` first on PATH, plus `extra`."""
+    path = f"{Path(LEADGATE).parent}{os.pathsep}{env.get('PATH', os.defpath)}"
+    return {**env, "PATH": path, **extra}
+
+
+def start_entrypoint(
+    args: Sequence[str], env: Mapping[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """`deploy/entrypoint.sh <args>`, exactly as the image runs it, output appended to `log`."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [str(ENTRYPOINT), *args],
+            env=entrypoint_env(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def start_server(
-    env: Mapping[str, str], log: Path, args: Sequence[str] = (), port: int | None = None
+    env: Mapping[str, str],
+    log: Path,
+    args: Sequence[str] = (),
+    port: int | None = None,
+    entrypoint: bool = False,
 ) -> Server:
-    """One `leadgate serve` on a free port, up when this returns."""
+    """One `leadgate serve` on a free port, up when this returns. `entrypoint=True` starts it as
+    the image does (`deploy/entrypoint.sh serve`, the port given in $PORT)."""
     port = port or free_port()
-    process = start_leadgate(["serve", "--port", str(port), *args], env, log)
+    if entrypoint:
+        env = {**env, "LISTEN_HOST": "127.0.0.1", "PORT": str(port)}
+        process = start_entrypoint(["serve", *args], env, log)
+    else:
+        process = start_leadgate(["serve", "--port", str(port), *args], env, log)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
         wait_until_up(server.url, process)
@@ -132,13 +164,18 @@ def start_server(
 
 @contextmanager
 def servers(
-    env: Mapping[str, str], count: int, log_dir: Path, args: Sequence[str] = ()
+    env: Mapping[str, str],
+    count: int,
+    log_dir: Path,
+    args: Sequence[str] = (),
+    entrypoint: bool = False,
 ) -> Iterator[list[Server]]:
     """`count` `leadgate serve` processes; stopped with SIGTERM (then SIGKILL) on exit."""
     started: list[Server] = []
     try:
         for index in range(count):
-            started.append(start_server(env, log_dir / f"server-{index}.log", args))
+            log = log_dir / f"server-{index}.log"
+            started.append(start_server(env, log, args, entrypoint=entrypoint))
         yield started
     finally:
         for server in started:
@@ -264,3 +301,78 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with suppress(subprocess.CalledProcessError):  # already stopped by the test
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- nginx (deploy/nginx.conf) ---------------------------------------------------------------
+
+
+def render_template(text: str, values: Mapping[str, str]) -> str:
+    """Fills `${NAME}` placeholders as the nginx image's envsubst step does; every placeholder
+    must have a value (nginx's own `$variables` have no braces and are left alone)."""
+    missing = sorted(set(re.findall(r"\$\{([A-Z0-9_]+)\}", text)) - set(values))
+    if missing:
+        raise ValueError(f"no value for {', '.join(missing)}")
+    return re.sub(r"\$\{([A-Z0-9_]+)\}", lambda match: values[match.group(1)], text)
+
+
+@dataclass
+class Nginx:
+    process: subprocess.Popen[bytes]
+    port: int
+    prefix: Path
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def access_log(self) -> str:
+        return (self.prefix / "access.log").read_text(errors="replace")
+
+    def error_log(self) -> str:
+        return (self.prefix / "error.log").read_text(errors="replace")
+
+
+@contextmanager
+def nginx(
+    prefix: Path, upstreams: Sequence[str], cert: Path, key: Path, client_ca: Path
+) -> Iterator[Nginx]:
+    """Debian's nginx, as the current user, running deploy/nginx.conf rendered for `upstreams`
+    (`host:port` each) on a free port; its access log (stdout) in `prefix/access.log`."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    upstream_file = prefix / "upstreams.conf"
+    upstream_file.write_text("".join(f"server {address};\n" for address in upstreams))
+    conf = prefix / "nginx.conf"
+    template = (ROOT / "deploy" / "nginx.conf").read_text()
+    conf.write_text(
+        render_template(
+            template,
+            {
+                "NGINX_LISTEN": f"127.0.0.1:{port}",
+                "NGINX_TLS_CERT": str(cert),
+                "NGINX_TLS_KEY": str(key),
+                "NGINX_CLIENT_CA": str(client_ca),
+                "NGINX_UPSTREAMS": str(upstream_file),
+            },
+        )
+    )
+    directives = f"daemon off; pid {prefix / 'nginx.pid'};"
+    if os.geteuid() == 0:  # workers would run as `nobody`, who cannot use the test's files
+        directives += " user root;"
+    command = [NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log"),
+               "-g", directives]  # fmt: skip
+    with (prefix / "access.log").open("ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not port_open(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            log = prefix / "error.log"
+            raise RuntimeError(
+                f"nginx did not start: {log.read_text() if log.exists() else '(no log)'}"
+            )
+        time.sleep(0.05)
+    try:
+        yield Nginx(process, port, prefix)
+    finally:
+        stop(process, signal.SIGQUIT)  # graceful: finish requests in flight

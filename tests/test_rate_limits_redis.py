@@ -178,3 +178,30 @@ def test_fail_closed_refuses_with_503(backend: Backend) -> None:
         assert response.status_code == 503
         assert response.json()["error"] == "service_unavailable"
         assert response.headers["Retry-After"] == "1"
+
+
+def test_a_keys_limit_and_quota_share_one_redis_cluster_slot(backend: Backend) -> None:
+    """The GCRA script touches a key's limit and its monthly quota at once; in Redis Cluster both
+    must hash to one slot, so both names carry the key id as hash tag `{key_…}`."""
+    _needs_redis(backend)
+    from redis import Redis
+    from redis.crc import key_slot
+
+    from leadgate.ratelimit.service import auth_failure_key
+
+    tenant = create_tenant(backend)
+    key = create_api_key(
+        backend, tenant, ["leads:read"], rate_limit_per_minute=50, monthly_quota=1000
+    )
+    assert httpx.get(f"{backend.url}/api/v1/api-keys/self", headers=key.headers).is_success
+    client = Redis.from_url(backend.settings.redis_url or "")
+    try:
+        prefix = backend.settings.redis_prefix
+        names = sorted(name.decode() for name in client.scan_iter(match=f"{prefix}*{key.id}*"))
+    finally:
+        client.close()
+    month = time.strftime("%Y%m", time.gmtime())
+    assert names == [f"{prefix}quota:{{{key.id}}}:{month}", f"{prefix}rl:{{{key.id}}}"]
+    assert len({key_slot(name.encode()) for name in names}) == 1
+    # The failed-authentication counter is one key per address, the script's only KEYS[1].
+    assert auth_failure_key(backend.settings, "::1") == f"{prefix}authfail:{{::1}}"

@@ -295,7 +295,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Addresses or CIDR ranges of reverse proxies trusted to forward the verified "
-        "client-certificate thumbprint (comma-separated or a JSON list).",
+        "client certificate (or its thumbprint) and the client's address in X-Forwarded-For "
+        "(comma-separated or a JSON list).",
     )
     mtls_thumbprint_header: str = Field(
         "X-Client-Cert-Sha256",

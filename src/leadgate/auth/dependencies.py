@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.auth_checks import check_client_certificate, expiry_warning_headers
 from leadgate.api_keys.cache import VerifiedKey
+from leadgate.api_keys.mtls import is_trusted_proxy
 from leadgate.api_keys.service import verify_api_key
 from leadgate.auth.credentials import find_credential
 from leadgate.auth.principal import Principal
@@ -98,7 +100,30 @@ def principal_of(key: VerifiedKey, settings: Settings, source: str) -> Principal
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The caller's address: the connection's peer or, when the peer is a trusted proxy
+    (`LEADGATE_TRUSTED_PROXIES`), the nearest address in `X-Forwarded-For` that is not one —
+    entries left of it could have been written by the client itself."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), get_settings(request))
+
+
+def client_address(peer: str | None, forwarded: str | None, settings: Settings) -> str | None:
+    """`client_ip` from the peer address and the `X-Forwarded-For` header's value."""
+    if not forwarded or not is_trusted_proxy(peer, settings):
+        return peer
+    for hop in reversed(forwarded.split(",")):
+        address = hop.strip()
+        if not is_trusted_proxy(address, settings):
+            return address if _is_ip(address) else peer
+    return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 # --- issue 4: rate limits ---

@@ -33,7 +33,7 @@ from leadgate import crypto
 from leadgate.api_keys.auth_checks import expiry_warning_headers
 from leadgate.api_keys.cache import VerifiedKey
 from leadgate.api_keys.service import check_usable
-from leadgate.auth.dependencies import principal_of, tenant_slug_of_host
+from leadgate.auth.dependencies import client_address, principal_of, tenant_slug_of_host
 from leadgate.auth.principal import Principal
 from leadgate.context import set_tenant_id
 from leadgate.db import Database
@@ -59,7 +59,14 @@ SERVED = INTAKE_REQUESTS.labels("served")
 HANDED_ON = INTAKE_REQUESTS.labels("handed_on")
 PATHS = frozenset({"/api/v1/leads", "/api/leads", "/api/v1/leads/intake", "/api/leads/intake"})
 WANTED_HEADERS = frozenset(
-    {b"content-type", b"x-api-key", b"authorization", b"idempotency-key", b"host"}
+    {
+        b"content-type",
+        b"x-api-key",
+        b"authorization",
+        b"idempotency-key",
+        b"host",
+        b"x-forwarded-for",
+    }
 )
 
 
@@ -138,7 +145,12 @@ class IntakeFastPath:
                 return False
         limiter: RateLimiter = app_state.rate_limiter
         client = scope.get("client")
-        address = client[0] if client else None
+        forwarded = headers.get(b"x-forwarded-for")
+        address = client_address(
+            client[0] if client else None,
+            None if forwarded is None else forwarded.decode("latin-1"),
+            settings,
+        )
         try:
             limiter.check_address(address)
         except ApiError:

@@ -11,7 +11,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-# KEYS[1] GCRA TAT of the key · KEYS[2] the key's quota counter for this month
+# KEYS[1] GCRA TAT of the key · KEYS[2] the key's quota counter for this month (only when a quota
+# is given); both carry the API key's id as hash tag, `{key_…}`, so they share a cluster slot
 # ARGV: limit, interval ms, quota (0 = none), quota seed, quota TTL seconds
 GCRA_SCRIPT = """
 local t = redis.call('TIME')
@@ -59,8 +60,10 @@ class RedisStore:
         quota_seed: int = 0,
         quota_ttl: int = 1,
     ) -> tuple[int, int, int]:
+        # Only the keys the script touches are declared (Redis Cluster requires them in one slot:
+        # see hash_tag in service.py); without a quota, KEYS[2] is never read.
         outcome, span, used = await self._script(
-            keys=[key, quota_key or key + ":q"],
+            keys=[key, quota_key] if quota_key else [key],
             args=[limit, interval, quota if quota_key else 0, quota_seed, quota_ttl],
         )
         return int(outcome), int(span), int(used)

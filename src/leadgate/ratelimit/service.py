@@ -35,6 +35,24 @@ ADMITTED = "rate_limit_admitted"  # request state: the key id a request was alre
 QuotaSeed = Callable[[], Awaitable[int]]
 
 
+def hash_tag(value: str) -> str:
+    """`{value}`: Redis Cluster places keys by the part in braces, so every key with the same tag
+    lands in one slot — which the GCRA script needs, as it touches two keys of one API key."""
+    return "{" + value.replace("{", "").replace("}", "") + "}"
+
+
+def limit_key(settings: Settings, api_key_id: str) -> str:
+    return redis_key(settings, "rl", hash_tag(api_key_id))
+
+
+def quota_key_for(settings: Settings, api_key_id: str, month: str) -> str:
+    return redis_key(settings, "quota", hash_tag(api_key_id), month)
+
+
+def auth_failure_key(settings: Settings, address: str) -> str:
+    return redis_key(settings, "authfail", hash_tag(address))
+
+
 def next_month(moment: datetime) -> datetime:
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
     return datetime(year, month, 1, tzinfo=UTC)
@@ -61,14 +79,14 @@ class RateLimiter:
         month = f"{now.year}{now.month:02d}"
         quota_key, seed, ttl = None, 0, 1
         if quota:
-            quota_key = redis_key(self.settings, "quota", principal.api_key_id, month)
+            quota_key = quota_key_for(self.settings, principal.api_key_id, month)
             seed_key = (principal.api_key_id, month)
             if seed_key not in self._quota_seeds:
                 self._quota_seeds[seed_key] = await quota_seed()
             seed = self._quota_seeds[seed_key]
             ttl = math.ceil((next_month(now) - now).total_seconds()) + 86_400
         raw = await self._consume(
-            redis_key(self.settings, "rl", principal.api_key_id),
+            limit_key(self.settings, principal.api_key_id),
             limit,
             interval,
             strict=True,
@@ -132,7 +150,7 @@ class RateLimiter:
         window_ms = round(self.settings.auth_failure_window_seconds * 1000)
         interval = interval_ms(limit, window_ms)
         raw = await self._consume(
-            redis_key(self.settings, "authfail", address), limit, interval, strict=False
+            auth_failure_key(self.settings, address), limit, interval, strict=False
         )
         if raw is None:
             return
