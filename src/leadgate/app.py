@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -54,6 +55,7 @@ Every error is JSON: `{"error", "message", "details", "requestId"}`.
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    tune_garbage_collector()
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
@@ -86,6 +88,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
+
+
+def tune_garbage_collector() -> None:
+    """What is alive once the app has started (modules, models, compiled statements) lives as
+    long as the process: `gc.freeze` takes it out of every later collection, and collections
+    run after 50,000 allocations rather than 700. Measured under intake load (bench/README.md):
+    p99 from about 140 ms to about 50 ms, since full collections had walked all of it, and about
+    10% less CPU per request. Cycles are still collected; reference counting frees the rest."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
