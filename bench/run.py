@@ -272,7 +272,9 @@ async def seed_leads(database: str, tenant_id: str, count: int) -> None:
             """,
             database,
         )
-    await pg_execute("ANALYZE leads", database)
+    # Vacuumed and analysed now, so autovacuum does not start on a million new rows during the
+    # measurement that follows.
+    await pg_execute("VACUUM ANALYZE leads", database)
 
 
 def run_leadgate(
@@ -329,6 +331,20 @@ def big_runs(
 
     def run(server: Server, key: str, tenant_id: str) -> list[Result]:
         results = []
+        # The large table first, so nothing the many-keys run leaves behind (10,000 keys'
+        # first-use writes) runs under its measurement.
+        started = time.monotonic()
+        asyncio.run(seed_leads(database, tenant_id, 1_000_000))
+        print(f"  seeded 1,000,000 leads in {time.monotonic() - started:.0f} s")
+        results.append(
+            measure(
+                "leadgate PostgreSQL+Redis, 1,000,000 leads in the table",
+                server,
+                "intake.lua",
+                {"BENCH_KEY": key, "BENCH_PATH": "/api/v1/leads"},
+                args,
+            )
+        )
         keys_file = logs / "keys.txt"
         started = time.monotonic()
         seed_keys(env, tenant_id, 10_000, keys_file)
@@ -339,18 +355,6 @@ def big_runs(
                 server,
                 "intake.lua",
                 {"BENCH_KEYS_FILE": str(keys_file), "BENCH_PATH": "/api/v1/leads"},
-                args,
-            )
-        )
-        started = time.monotonic()
-        asyncio.run(seed_leads(database, tenant_id, 1_000_000))
-        print(f"  seeded 1,000,000 leads in {time.monotonic() - started:.0f} s")
-        results.append(
-            measure(
-                "leadgate PostgreSQL+Redis, 1,000,000 leads in the table",
-                server,
-                "intake.lua",
-                {"BENCH_KEY": key, "BENCH_PATH": "/api/v1/leads"},
                 args,
             )
         )
