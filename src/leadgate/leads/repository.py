@@ -319,13 +319,24 @@ class IntakeWriter:
         if claim is not None:
             claim_row = _complete_row(IDEMPOTENCY_RECORDS, {**claim, "tenant_id": tenant_id})
         if self.dialect == "postgresql":
-            async with (await self._asyncpg_pool()).acquire() as driver:
-                try:
-                    return await self._postgresql(driver, lead_row, event_row, claim_row)
-                except BaseException:
-                    # A lost connection or a cancelled statement: the pool must open a new one.
-                    driver.terminate()
-                    raise
+            pool = await self._asyncpg_pool()
+            for attempt in (1, 2):
+                async with pool.acquire() as driver:
+                    try:
+                        return await self._postgresql(driver, lead_row, event_row, claim_row)
+                    except asyncpg.InternalClientError:
+                        # Pooled connections the server dropped while idle (it restarted) can
+                        # refuse a statement before sending it: nothing ran. The pool's other
+                        # connections are as old, so all are replaced, and once more.
+                        _terminate(driver)
+                        await pool.expire_connections()
+                        if attempt == 2:
+                            raise
+                    except BaseException:
+                        # A lost connection or a cancelled statement: the pool opens a new one.
+                        _terminate(driver)
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover - each attempt returns or raises
         async with self.engine.connect() as connection:
             try:
                 driver = (await connection.get_raw_connection()).driver_connection
@@ -421,6 +432,12 @@ def _sqlite_transaction(
             connection.execute("ROLLBACK")
         raise
     return "created"
+
+
+def _terminate(connection: asyncpg.Connection) -> None:
+    # A connection the server closed may already be back with the pool, which replaces it.
+    with contextlib.suppress(asyncpg.InterfaceError):
+        connection.terminate()
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
