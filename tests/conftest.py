@@ -285,6 +285,20 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @contextmanager
+def app_server(backend: Backend, **overrides: Any) -> Iterator[ServerThread]:
+    """Another leadgate app on the backend's database, its settings changed by `overrides`,
+    served in a thread for the block."""
+    from leadgate.app import create_app
+
+    server = ServerThread(create_app(backend.settings.model_copy(update=overrides)))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
 def running_backend(name: str, data_dir: Any, **settings_overrides: Any) -> Iterator[Backend]:
     """A fresh, migrated database for `name` and a leadgate server on it."""
     cleanups: list[Coroutine[Any, Any, None]] = []

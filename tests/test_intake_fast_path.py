@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from leadgate.app import create_app
 from leadgate.models import Event, IdempotencyRecord, Lead
-from tests.conftest import Backend, ServerThread
+from tests.conftest import Backend, app_server
 from tests.factories import (
     count_rows,
     create_api_key,
@@ -29,14 +28,11 @@ VOLATILE = {"id", "createdAt", "updatedAt", "firstName", "email"}
 
 @contextmanager
 def _server(backend: Backend, **overrides: Any) -> Iterator[httpx.Client]:
-    settings = backend.settings.model_copy(update=overrides)
-    server = ServerThread(create_app(settings))
-    server.start()
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
-            yield http
-    finally:
-        server.stop()
+    with (
+        app_server(backend, **overrides) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        yield http
 
 
 def test_fast_path_and_route_answer_the_same(backend: Backend) -> None:

@@ -20,7 +20,7 @@ from leadgate.api_keys.mtls import uvicorn_tls_options
 from leadgate.app import create_app
 from leadgate.models import ApiKey
 from tests.certs import Pki, client_context, make_pki
-from tests.conftest import Backend, ServerThread
+from tests.conftest import Backend, ServerThread, app_server
 from tests.factories import (
     count_rows,
     create_api_key,
@@ -151,13 +151,8 @@ def test_pinning_through_the_api(
 @pytest.fixture(scope="module")
 def proxied(backend: Backend) -> Iterator[ServerThread]:
     """leadgate behind a proxy at 127.0.0.1 that forwards the verified thumbprint."""
-    settings = backend.settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8", "::1"]})
-    server = ServerThread(create_app(settings))
-    server.start()
-    try:
+    with app_server(backend, trusted_proxies=["127.0.0.0/8", "::1"]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_trusted_proxy_forwards_the_thumbprint(

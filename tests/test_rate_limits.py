@@ -19,7 +19,7 @@ from leadgate.models import Event, Lead, Notice, utcnow
 from leadgate.ratelimit.gcra import MemoryStore, decide, interval_ms, step
 from leadgate.ratelimit.headers import rate_limit_headers
 from leadgate.ratelimit.service import next_month
-from tests.conftest import Backend, ServerThread
+from tests.conftest import Backend, ServerThread, app_server
 from tests.factories import (
     count_rows,
     create_api_key,
@@ -244,17 +244,10 @@ def test_rate_limit_alert_once_per_key_per_minute(backend: Backend, client: http
 @contextmanager
 def _server(backend: Backend, **overrides: Any) -> Iterator[ServerThread]:
     """A second leadgate on the same database (and a Redis prefix of its own)."""
-    from leadgate.app import create_app
-
     if backend.settings.redis_url and "redis_prefix" not in overrides:
         overrides["redis_prefix"] = f"{backend.settings.redis_prefix}{uuid.uuid4().hex[:6]}:"
-    settings = backend.settings.model_copy(update=overrides)
-    server = ServerThread(create_app(settings))
-    server.start()
-    try:
+    with app_server(backend, **overrides) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_failed_authentication_is_throttled_before_the_key_lookup(backend: Backend) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Backend, ServerThread
+from tests.conftest import Backend, ServerThread, app_server
 from tests.factories import create_api_key, create_tenant
 from tests.processes import free_port, leadgate_env, metric, servers, start_redis, stop
 
@@ -97,17 +97,9 @@ def _command_stats(port: int) -> dict[str, int]:
 
 @contextmanager
 def _app_on(backend: Backend, **overrides: object) -> Iterator[ServerThread]:
-    from leadgate.app import create_app
-
-    settings = backend.settings.model_copy(
-        update={"redis_prefix": f"lgtest:{uuid.uuid4().hex[:8]}:", **overrides}
-    )
-    server = ServerThread(create_app(settings))
-    server.start()
-    try:
+    prefix = f"lgtest:{uuid.uuid4().hex[:8]}:"
+    with app_server(backend, **{"redis_prefix": prefix, **overrides}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.slow

@@ -13,22 +13,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from leadgate.app import create_app
-from tests.conftest import Backend, ServerThread
+from tests.conftest import Backend, ServerThread, app_server
 from tests.factories import create_api_key, create_tenant
 
 
 @pytest.fixture(scope="module")
 def behind_proxy(backend: Backend) -> Iterator[ServerThread]:
-    settings = backend.settings.model_copy(
-        update={"trusted_proxies": ["127.0.0.1"], "auth_failure_limit": 3}
-    )
-    server = ServerThread(create_app(settings))
-    server.start()
-    try:
+    with app_server(backend, trusted_proxies=["127.0.0.1"], auth_failure_limit=3) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _address() -> str:
