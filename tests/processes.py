@@ -245,8 +245,11 @@ class PrivatePostgres:
         """The server and its sessions stopped dead (SIGSTOP): connections stay open and nothing
         answers, like a network partition. Thawed (SIGCONT) on exit, whatever happened."""
         master = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        # The postmaster first, so that no session is forked after its children were listed
+        # (a client pool opening a connection at that moment would get a live backend).
+        os.kill(master, signal.SIGSTOP)
         pids = [master, *_children(master)]
-        for pid in pids:
+        for pid in pids[1:]:
             os.kill(pid, signal.SIGSTOP)
         try:
             yield
