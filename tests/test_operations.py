@@ -270,14 +270,18 @@ def test_metrics_add_up_across_serve_workers(tmp_path: Path) -> None:
             for _ in range(sent):
                 # A fresh connection each time, so the kernel spreads them over both workers.
                 assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
-            for _ in range(4):
-                samples = scrape(client)
-                total = sum(
+
+            def total() -> float:
+                return sum(
                     count
-                    for (name, labels), count in samples.items()
+                    for (name, labels), count in scrape(client).items()
                     if name == "leadgate_http_requests_total" and ("route", "/readyz") in labels
                 )
-                assert total == sent
+
+            # A request is counted after its response has left: wait for the last one.
+            wait_until(lambda: total() == sent, timeout=10)
+            for _ in range(4):  # then every scrape, whichever worker answers, has them all
+                assert total() == sent
     finally:
         assert stop(server.process) in (0, -15)
     assert "Traceback" not in server.output()

@@ -108,9 +108,7 @@ class IntakeFastPath:
             SERVED.inc()
             await _send_handled(scope, error, send)
             return
-        if handled:
-            SERVED.inc()
-        else:
+        if not handled:
             HANDED_ON.inc()
             await self.app(scope, replay_body(body, receive), send)
 
@@ -175,6 +173,7 @@ class IntakeFastPath:
         if outcome != "created":
             return False
         app_state.key_usage.touch(key.tenant_id, key.key_id, address)
+        SERVED.inc()  # before the answer leaves, so a client that reads /metrics next sees it
         await _send(send, 201, response.encode(), expiry_warning_headers(key))
         return True
 
