@@ -112,6 +112,16 @@ def observe_request(scope: Scope, status: int, seconds: float) -> None:
 
 
 def route_template(scope: Scope) -> str:
+    """The request's route template, worked out once and kept in its state (the usage counter
+    and the request metrics both need it)."""
+    state = scope.setdefault("state", {})
+    template: str | None = state.get("route_template")
+    if template is None:
+        template = state["route_template"] = _route_template(scope)
+    return template
+
+
+def _route_template(scope: Scope) -> str:
     """`/api/v1/leads/{lead_id}` for a request to `/api/v1/leads/lead_…`; "unmatched" for 404s.
 
     FastAPI keeps an included router's own route in `scope["route"]` (path `/leads/{lead_id}`),

@@ -31,7 +31,7 @@ class InsertIgnoringConflicts(Insert):
     _post_values_clause = sa.text("ON CONFLICT DO NOTHING")
 
 
-def insert_ignoring_conflicts(_session: AsyncSession, model: Any) -> InsertIgnoringConflicts:
+def insert_ignoring_conflicts(model: Any) -> InsertIgnoringConflicts:
     """`INSERT … ON CONFLICT DO NOTHING`: on any unique index, which is how leadgate keeps
     one row under concurrent identical writes."""
     return InsertIgnoringConflicts(model.__table__ if hasattr(model, "__table__") else model)

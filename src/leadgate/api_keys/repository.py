@@ -129,9 +129,7 @@ class ApiKeyRepository(TenantScopedRepository):
         """Records that the key was used from `ip`; True when that address is new for the key."""
         row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
         # One row, not executemany: its rowcount says whether the address was new.
-        result = await self.session.execute(
-            insert_ignoring_conflicts(self.session, ApiKeyIp).values(**row)
-        )
+        result = await self.session.execute(insert_ignoring_conflicts(ApiKeyIp).values(**row))
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def claim_expiring_notice(self, key_id: str, at: datetime) -> bool:

@@ -16,7 +16,7 @@ class IdempotencyRepository(TenantScopedRepository):
     async def claim(self, values: dict[str, Any]) -> bool:
         """Inserts the record unless the key exists: the unique index picks one winner."""
         statement = (
-            insert_ignoring_conflicts(self.session, IdempotencyRecord)
+            insert_ignoring_conflicts(IdempotencyRecord)
             .values(**values, tenant_id=self.tenant_id)
             .returning(IdempotencyRecord.id)
         )

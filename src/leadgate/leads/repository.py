@@ -55,7 +55,7 @@ class LeadRepository(TenantScopedRepository):
         False means a duplicate holds the claim.
         """
         statement = (
-            insert_ignoring_conflicts(self.session, Lead)
+            insert_ignoring_conflicts(Lead)
             .values(**values, tenant_id=self.tenant_id)
             .returning(Lead.id)
         )

@@ -32,17 +32,13 @@ class TagRepository(TenantScopedRepository):
             return
         now = utcnow()
         rows = [{"id": i, "name": n, "name_key": k, "created_at": now} for i, n, k in tags]
-        await self.session.execute(
-            insert_ignoring_conflicts(self.session, Tag), self._with_tenant(rows)
-        )
+        await self.session.execute(insert_ignoring_conflicts(Tag), self._with_tenant(rows))
 
     async def link(self, lead_id: str, tag_ids: Sequence[str]) -> None:
         if not tag_ids:
             return
         rows = [{"lead_id": lead_id, "tag_id": tag_id} for tag_id in tag_ids]
-        await self.session.execute(
-            insert_ignoring_conflicts(self.session, LeadTag), self._with_tenant(rows)
-        )
+        await self.session.execute(insert_ignoring_conflicts(LeadTag), self._with_tenant(rows))
 
     async def tags_of(self, lead_ids: Sequence[str]) -> dict[str, list[Tag]]:
         found: dict[str, list[Tag]] = defaultdict(list)
@@ -71,7 +67,7 @@ class TagRepository(TenantScopedRepository):
     async def insert(self, values: Mapping[str, Any]) -> bool:
         """Inserts a tag unless its name is taken in the tenant (the unique index decides)."""
         statement = (
-            insert_ignoring_conflicts(self.session, Tag)
+            insert_ignoring_conflicts(Tag)
             .values(**values, tenant_id=self.tenant_id)
             .returning(Tag.id)
         )

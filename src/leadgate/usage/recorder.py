@@ -18,7 +18,7 @@ from starlette.types import Scope
 
 from leadgate.background import PeriodicFlush
 from leadgate.db import Database
-from leadgate.metrics import USAGE_FLUSHES
+from leadgate.metrics import UNMATCHED, USAGE_FLUSHES, route_template
 from leadgate.models import utcnow
 from leadgate.usage.repository import UsageRepository
 
@@ -37,23 +37,10 @@ def hour_of(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's template with its router prefix: `/api/v1/leads/{lead_id}`.
-
-    FastAPI puts the included router's own route in the scope (its path lacks the prefix), so
-    the prefix is what the request path has before the route's rendered part. Never the raw
-    path with ids in it: that would give every lead its own counter.
-    """
-    route: str | None = getattr(scope.get("route"), "path", None)
-    if route is None:
-        return "(unmatched)"
-    try:
-        rendered = route.format(**scope.get("path_params", {}))
-    except (KeyError, IndexError, ValueError):
-        return route
-    path: str = scope["path"]
-    prefix = path[: -len(rendered)] if rendered and path.endswith(rendered) else ""
-    return prefix + route
+def usage_route(scope: Scope) -> str:
+    """The route a usage count is kept under: the metrics' template (computed once a request)."""
+    template = route_template(scope)
+    return "(unmatched)" if template == UNMATCHED else template
 
 
 class UsageRecorder(PeriodicFlush):
@@ -72,7 +59,7 @@ class UsageRecorder(PeriodicFlush):
         api_key_id = state.get("api_key_id")
         if api_key_id is None:
             return
-        self.record(state["tenant_id"], api_key_id, scope["method"], route_template(scope), status)
+        self.record(state["tenant_id"], api_key_id, scope["method"], usage_route(scope), status)
 
     def pending(self) -> int:
         return sum(self._counts.values())

@@ -76,7 +76,7 @@ class NoticeRepository(TenantScopedRepository):
     async def insert_once(self, row: dict[str, Any]) -> bool:
         """True when the notice is new; the (key, kind, period) unique index makes a second
         process's identical notice a no-op."""
-        statement = insert_ignoring_conflicts(self.session, Notice).values(self._with_tenant([row]))
+        statement = insert_ignoring_conflicts(Notice).values(self._with_tenant([row]))
         result = await self.session.execute(statement.returning(Notice.id))
         return result.first() is not None
 
