@@ -4,6 +4,8 @@ nothing."""
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -132,3 +134,31 @@ def test_monthly_quota_is_bounded_to_its_column(
     response = client.post("/api/v1/api-keys", json=body, headers=tenant.headers)
     assert response.status_code == 201, response.text
     assert response.json()["monthlyQuota"] == INT4_MAX
+
+
+def test_a_driver_error_quoting_a_value_is_logged_without_it(
+    backend: Backend, server_log: Path
+) -> None:
+    """The driver's own message quotes the value (`hide_parameters` does not reach it): neither
+    leadgate's log nor uvicorn's report of the 500 may carry it."""
+    number = INT4_MAX + 1 + int(uuid.uuid4().int % 10**6)
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(handler)
+    try:
+        response = httpx.get(
+            backend.url + "/__test__/db-number-error",
+            headers={"X-Number": str(number)},
+            timeout=30,
+        )
+    finally:
+        uvicorn_log.removeHandler(handler)
+    if backend.name == "sqlite":
+        assert response.status_code == 200  # SQLite holds 64-bit integers
+        return
+    assert response.status_code == 500
+    wait_until(lambda: "CAST($1 AS INTEGER)" in server_log.read_text())
+    assert str(number) not in server_log.read_text()
+    assert "CAST($1 AS INTEGER)" in captured.getvalue()
+    assert str(number) not in captured.getvalue()
