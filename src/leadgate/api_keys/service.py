@@ -503,7 +503,7 @@ def key_status(key: ApiKey, now: datetime | None = None) -> Literal["active", "e
 
 
 def key_public(key: ApiKey) -> dict[str, Any]:
-    """The key's public JSON (as the API shows it; never a secret), for events."""
+    """The key's public JSON (as the API shows it; never a secret), for events and the CLI."""
     return key_out(key).model_dump(mode="json")
 
 

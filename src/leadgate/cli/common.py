@@ -19,7 +19,6 @@ from leadgate.settings import Settings
 from leadgate.tenants.repository import TenantRepository
 
 T = TypeVar("T")
-CLI_ACTOR = {"type": "system", "id": "cli", "name": "leadgate CLI"}
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]

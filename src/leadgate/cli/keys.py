@@ -7,35 +7,28 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
-from leadgate.api_keys.service import issue_api_key, revoke_api_key
-from leadgate.cli.common import CLI_ACTOR, JsonFlag, emit, fail, run, tenant_by_slug
+from leadgate.api_keys.service import (
+    OPERATOR,
+    KeyChanges,
+    get_api_key,
+    issue_api_key,
+    key_public,
+    list_api_keys,
+    revoke_api_key,
+    roll_api_key,
+    update_api_key,
+)
+from leadgate.cli.common import JsonFlag, TenantOption, emit, fail, run, tenant_by_slug
 from leadgate.models import ApiKey
-from leadgate.schemas import iso_utc
 from leadgate.settings import Settings
 
 app = typer.Typer(help="API keys.")
 
 
-def key_json(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "hint": key.hint,
-        "permissions": list(key.scopes),
-        "expirationDate": iso_utc(key.expires_at) if key.expires_at else None,
-        "createdAt": iso_utc(key.created_at),
-        "lastUsedAt": iso_utc(key.last_used_at) if key.last_used_at else None,
-        "lastUsedIp": key.last_used_ip,
-        "revokedAt": iso_utc(key.revoked_at) if key.revoked_at else None,
-        "tenantId": key.tenant_id,
-    }
-
-
 @app.command("create")
 def keys_create(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    tenant: TenantOption,
     name: Annotated[str, typer.Option("--name", help="Unique name in the tenant.")],
     scope: Annotated[
         list[str] | None, typer.Option("--scope", help=f"Repeat; one of {', '.join(ALL_SCOPES)}.")
@@ -58,9 +51,9 @@ def keys_create(
             name=name,
             scopes=list(scope),
             expiration_in_days=expires_in_days,
-            created_by=CLI_ACTOR,
+            created_by=OPERATOR.actor,
         )
-        return {**key_json(issued.key), "apiKey": issued.plaintext}
+        return {**key_public(issued.key), "apiKey": issued.plaintext}
 
     result = run(work)
     emit(
@@ -73,14 +66,14 @@ def keys_create(
 
 @app.command("list")
 def keys_list(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    tenant: TenantOption,
     as_json: JsonFlag = False,
 ) -> None:
     """List a tenant's keys (never their secrets)."""
 
     async def work(session: AsyncSession, _config: Settings) -> list[dict[str, Any]]:
         found = await tenant_by_slug(session, tenant)
-        return [key_json(k) for k in await ApiKeyRepository(session, found.id).list()]
+        return [key_public(k) for k in await list_api_keys(session, found.id)]
 
     keys = run(work)
     lines = [
@@ -97,7 +90,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_â€
 
     async def work(session: AsyncSession, _config: Settings) -> ApiKey:
         tenant_id = await _key_tenant(session, key_id)
-        return await revoke_api_key(session, tenant_id=tenant_id, key_id=key_id, actor=CLI_ACTOR)
+        return await revoke_api_key(session, tenant_id=tenant_id, key_id=key_id, grantor=OPERATOR)
 
     key = run(work)
     typer.echo(f"Revoked {key.id} ({key.name}).")
@@ -136,7 +129,6 @@ def keys_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a key (never its secret)."""
-    from leadgate.api_keys.service import get_api_key, key_public
 
     async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
         tenant_id = await _key_tenant(session, key_id)
@@ -158,7 +150,6 @@ def keys_roll(
     as_json: JsonFlag = False,
 ) -> None:
     """Give a key a new secret (printed this once); the old one works for the grace period."""
-    from leadgate.api_keys.service import OPERATOR, key_public, roll_api_key
 
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
         tenant_id = await _key_tenant(session, key_id)
@@ -199,8 +190,6 @@ def keys_update(
     as_json: JsonFlag = False,
 ) -> None:
     """Change a key's permissions, rate limit, quota or name; effective without reissuing."""
-    from leadgate.api_keys.service import OPERATOR, KeyChanges, key_public, update_api_key
-
     fields = {"rate_limit_per_minute"} if rate_limit is not None else set()
     if monthly_quota is not None:
         fields.add("monthly_quota")

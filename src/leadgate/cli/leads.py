@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from leadgate.api_keys.scopes import ALL_SCOPES
+from leadgate.api_keys.service import OPERATOR
 from leadgate.auth.principal import Principal
-from leadgate.cli.common import CLI_ACTOR, TenantOption, fail, settings, tenant_by_slug
+from leadgate.cli.common import TenantOption, fail, settings, tenant_by_slug
 from leadgate.db import Database
 from leadgate.models import Tenant
 
@@ -24,8 +25,8 @@ def cli_principal(tenant: Tenant) -> Principal:
     return Principal(
         tenant_id=tenant.id,
         tenant_slug=tenant.slug,
-        api_key_id="cli",
-        api_key_name="leadgate CLI",
+        api_key_id=OPERATOR.actor["id"],
+        api_key_name=OPERATOR.actor["name"],
         scopes=frozenset(ALL_SCOPES),
         phone_region=tenant.phone_region,
         duplicate_policy=tenant.duplicate_policy,
@@ -133,7 +134,7 @@ def leads_import(
                 cli_principal(found),
                 rows,
                 policy=policy,  # type: ignore[arg-type]
-                created_by=CLI_ACTOR,
+                created_by=OPERATOR.actor,
                 default_region=config.default_phone_region,
                 on_progress=progress,
             )

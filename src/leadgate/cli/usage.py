@@ -7,12 +7,12 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.cli.common import JsonFlag, emit, run, tenant_by_slug
+from leadgate.cli.common import JsonFlag, TenantOption, emit, run, tenant_by_slug
 from leadgate.settings import Settings
 
 
 def usage(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    tenant: TenantOption,
     key: Annotated[str | None, typer.Option("--key", help="Only this key (key_…).")] = None,
     as_json: JsonFlag = False,
 ) -> None:

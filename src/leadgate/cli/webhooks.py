@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.cli.common import JsonFlag, emit, fail, run, settings, tenant_by_slug
+from leadgate.cli.common import JsonFlag, TenantOption, emit, fail, run, settings, tenant_by_slug
 from leadgate.db import Database
 from leadgate.settings import Settings
 
@@ -58,7 +58,7 @@ def worker(
 
 @app.command("list")
 def webhooks_list(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant slug.")],
+    tenant: TenantOption,
     as_json: JsonFlag = False,
 ) -> None:
     """List a tenant's webhook endpoints (never their secrets)."""
