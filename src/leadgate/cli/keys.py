@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.api_keys.service import (
-    OPERATOR,
     KeyChanges,
     get_api_key,
     issue_api_key,

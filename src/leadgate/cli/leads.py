@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.scopes import ALL_SCOPES
-from leadgate.api_keys.service import OPERATOR
 from leadgate.auth.principal import Principal
 from leadgate.cli.common import TenantOption, fail, settings, tenant_by_slug
 from leadgate.db import Database

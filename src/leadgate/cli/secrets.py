@@ -20,7 +20,7 @@ def secrets_status(as_json: JsonFlag = False) -> None:
     Remove a secret from LEADGATE_PREVIOUS_SECRET_KEYS only when nothing is left on it: an API
     key not used meanwhile stops working (its plaintext is needed to re-hash it).
     """
-    from leadgate.api_keys.service import secret_rotation_status
+    from leadgate.api_keys.secret_rotation import secret_rotation_status
     from leadgate.webhooks.service import sealed_secrets_status
 
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:

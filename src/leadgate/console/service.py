@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadgate.api_keys.grantor import Grantor
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.api_keys.service import (
-    Grantor,
     IssuedKey,
     KeyChanges,
     get_api_key,

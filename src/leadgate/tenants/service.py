@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
-from leadgate.api_keys.service import OPERATOR, IssuedKey, issue_api_key
+from leadgate.api_keys.service import IssuedKey, issue_api_key
 from leadgate.db import is_unique_violation
 from leadgate.errors import Conflict, InvalidRequest, NotFound
 from leadgate.ids import new_id
