@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit, crypto
 from leadgate.api_keys.cache import invalidate_on_commit
-from leadgate.api_keys.grantor import OPERATOR, Grantor
+from leadgate.api_keys.grantor import OPERATOR, Grantor, check_within_creator
 from leadgate.api_keys.repository import (
     ApiKeyRepository,
 )
@@ -63,6 +63,7 @@ async def issue_api_key(
     grantor: Grantor | None = None,
 ) -> IssuedKey:
     _check_known_scopes(scopes)
+    check_within_creator(created_by, scopes)
     if grantor is not None:
         grantor.check_scopes(scopes)
         grantor.check_teams(team_scope, team_ids or [])
@@ -278,6 +279,7 @@ async def update_api_key(
     if changes.scopes is not None:
         _check_known_scopes(changes.scopes)
         grantor.check_scopes(changes.scopes)
+        check_within_creator(key.created_by, changes.scopes)
         key.scopes = sorted(set(changes.scopes), key=ALL_SCOPES.index)
     if changes.team_scope is not None:
         team_ids = changes.team_ids or []
@@ -350,6 +352,8 @@ async def roll_api_key(
     key = await _managed_key(session, tenant_id, key_id, grantor)
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be rolled.", code="api_key_revoked")
+    # Rolling renews the key's powers: not past what its creator's role may grant.
+    check_within_creator(key.created_by, key.scopes)
     repository = ApiKeyRepository(session, tenant_id)
     now = utcnow()
     before = key_snapshot(key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.api_keys.grantor import Grantor
+from leadgate.api_keys.grantor import Grantor, member_grantor
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS, MAX_RATE_LIMIT_PER_MINUTE
 from leadgate.api_keys.service import (
     IssuedKey,
@@ -144,9 +144,9 @@ def member_actor(user: User, role: str) -> dict[str, Any]:
 
 
 def _grantor(user: User, role: str) -> Grantor:
-    # Console members act for the tenant with every scope and team; only the limits are
-    # reserved to owners and admins (docs/api-keys.md, "Who may change limits").
-    return Grantor(actor=member_actor(user, role), may_change_limits=role in MANAGER_ROLES)
+    # Console users act for the tenant on every team, granting what their role allows
+    # (docs/api-keys.md, "Who may grant which scope").
+    return member_grantor(member_actor(user, role), role)
 
 
 async def revoke_key(
