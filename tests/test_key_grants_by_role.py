@@ -8,14 +8,16 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from leadgate.api_keys.grantor import GRANTABLE_SCOPES
 from leadgate.api_keys.scopes import ALL_SCOPES
+from leadgate.migrate import downgrade, upgrade
 from leadgate.models import ApiKey, ApiKeySecret, AuditEvent, WebhookEndpoint
-from tests.conftest import Backend
+from tests.conftest import BACKENDS, Backend, running_backend
 from tests.console_helpers import (
     ConsoleClient,
     generate_key,
@@ -146,3 +148,34 @@ def test_a_members_key_cannot_grant_beyond_the_members_role(
     assert count_rows(backend, WebhookEndpoint, tenant.id) == 0
     [stored] = [k for k in fetch_rows(backend, ApiKey, tenant.id) if k.id == sibling.id]
     assert stored.scopes == ["leads:read"]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_upgrading_narrows_keys_members_made_before(name: str, tmp_path: Path) -> None:
+    """Migration 0009: a member's key loses the scopes a member may not grant (audited); an
+    owner's key and an operator's are left alone."""
+    with running_backend(name, tmp_path) as backend:
+        tenant = create_tenant(backend)
+        broad = ["leads:read", "keys:read", "keys:write", "webhooks:write"]
+        member_key = _member_key(backend, tenant, broad)
+        owners_key = create_api_key(backend, tenant, broad)
+        update_row(
+            backend,
+            ApiKey,
+            owners_key.id,
+            created_by={"type": "user", "id": "usr_owner", "name": "O", "role": "owner"},
+        )
+        downgrade(backend.settings, "0007")
+        upgrade(backend.settings)
+        scopes = {k.id: k.scopes for k in fetch_rows(backend, ApiKey, tenant.id)}
+        assert scopes[member_key.id] == ["leads:read"]
+        assert scopes[owners_key.id] == broad
+        assert scopes[tenant.key_id] == list(ALL_SCOPES)
+        [audit] = [
+            a
+            for a in fetch_rows(backend, AuditEvent, tenant.id)
+            if a.action == "api_key.scopes_changed"
+        ]
+        assert audit.target_id == member_key.id
+        assert audit.before == {"scopes": broad}
+        assert audit.after["scopes"] == ["leads:read"]
