@@ -59,17 +59,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
-    # --- issue 3: key-cache invalidation and the expiry sweep ---
+    # Key-cache invalidation and the expiry sweep.
     key_tasks = [asyncio.create_task(run_expiry_sweep(database, settings.key_expiry_sweep_seconds))]
     if app.state.redis is not None:
         key_tasks.append(asyncio.create_task(app.state.key_cache.listen()))
-    # issue 4: usage counts are flushed periodically and once more on shutdown
+    # Usage counts are flushed periodically and once more on shutdown.
     usage: UsageRecorder = app.state.usage
     usage_flusher = asyncio.create_task(usage.run(database, settings.usage_flush_seconds))
-    # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
+    # The webhook delivery worker (off when `leadgate worker` processes deliver).
     webhooks = WebhookWorker(database, settings)
     webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
-    # --- issue 6: purge of soft-deleted leads, expired idempotency records ---
+    # Purge of soft-deleted leads and expired idempotency records.
     housekeeper = housekeeping.Housekeeper(database, settings)
     housekeeper.start()
     try:
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_usage = KeyUsageRecorder()
     app.state.redis = create_redis(settings)
     app.state.key_cache = KeyCache(settings, app.state.database.engine.sync_engine, app.state.redis)
-    # issue 4: rate limits, usage counters, near-limit alerts
+    # Rate limits, usage counters, near-limit alerts.
     app.state.rate_limiter = RateLimiter(settings, app.state.redis)
     app.state.usage = UsageRecorder()
     app.state.usage_alerts = UsageAlerts(app.state.database, settings.usage_alert_threshold)
@@ -187,7 +187,7 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
         log.error("unhandled_exception", path=request.url.path, exc_info=exc)
         status = 500
         body = error_body("internal_error", "Something went wrong on our side. Retry safely.")
-    # issue 4: a 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
+    # A 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
     headers.update(
         (k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, status)
     )

@@ -61,7 +61,7 @@ async def issue_api_key(
     monthly_quota: int | None = None,
     enforce_mtls: bool = False,
     mtls_thumbprints: list[str] | None = None,
-    team_scope: str = "all-accounts",
+    team_scope: str = ALL_TEAMS,
     team_ids: list[str] | None = None,
     ip: str | None = None,
     grantor: Grantor | None = None,

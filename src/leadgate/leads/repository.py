@@ -150,10 +150,6 @@ class LeadRepository(TenantScopedRepository):
         )
         return int(result.rowcount or 0)
 
-    async def count(self) -> int:
-        statement = sa.select(sa.func.count()).select_from(Lead).where(self._tenant_filter(Lead))
-        return int((await self.session.execute(statement)).scalar_one())
-
 
 # --- the intake fast path's writes (issue 8) -------------------------------------------------
 
