@@ -183,7 +183,7 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-# --- issue 4: rate-limit headers and usage counts ---
+# --- rate-limit headers and usage counts ---
 def limit_headers_and_usage(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
     """Counts an authenticated request's response for usage, and returns the rate-limit headers
     of its decision (so errors raised after the limiter carry them too)."""

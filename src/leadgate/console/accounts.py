@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console.auth import AnyVisitor, SignedIn, check_csrf
 from leadgate.console.forms import (
     AcceptInvitationForm,
@@ -20,9 +19,11 @@ from leadgate.console.forms import (
 )
 from leadgate.console.rendering import page_error, redirect, refuse, render
 from leadgate.console.security import ANON_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.settings import Settings
 from leadgate.users import service as users
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import Session
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.rendering import page_error, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import get_settings
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.rendering import render
+from leadgate.web import get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -10,12 +10,13 @@ from fastapi.responses import Response
 
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.api_keys.service import get_api_key
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import EditKeyForm, GenerateKeyForm, RollKeyForm
 from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -11,17 +11,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import Session, get_settings
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import LeadStatusForm, LeadTagsForm
 from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.leads import csv_format
 from leadgate.leads import service as leads
 from leadgate.leads.repository import LeadFilters
 from leadgate.leads.schemas import LeadUpdate
 from leadgate.tags import service as tags
+from leadgate.web import get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -7,14 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import InviteForm, RoleForm
 from leadgate.console.rendering import page_error, redirect, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.models import utcnow
 from leadgate.users import service as users
 from leadgate.users.repository import InvitationRepository, MemberRepository
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -11,10 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import get_settings
 from leadgate.console.auth import ConsolePageError, Visitor
 from leadgate.console.security import ANON_COOKIE, CSRF_FIELD, set_cookie
 from leadgate.errors import ApiError, InvalidRequest
+from leadgate.web import get_settings
 
 templates = Jinja2Templates(directory=str(files("leadgate") / "templates"))
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import Session
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import TagForm
 from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.tags import service as tags
 from leadgate.tags.schemas import TagCreate, TagUpdate

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import Session
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.charts import bar_chart
 from leadgate.console.rendering import page_error, redirect, render
+from leadgate.db import Session
 from leadgate.errors import InvalidRequest
 from leadgate.usage import service as usage
 

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import Session, get_settings
 from leadgate.console import service
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import EnableForm, EndpointForm, ReplayForm, TesterForm
 from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.events.catalogue import CATALOGUE
+from leadgate.web import get_settings
 from leadgate.webhooks import service as webhooks
 from leadgate.webhooks.delivery import new_client
 from leadgate.webhooks.schemas import EndpointCreate, EndpointUpdate
