@@ -1,7 +1,8 @@
-"""The rules of API keys: issuing, verifying, updating, rolling, revoking. Never commits.
+"""The rules of API keys: issuing, updating, rolling, revoking, and the key's public shape.
+Never commits.
 
-Who acts is a `Grantor` (`api_keys.grantor`); the expiry sweep is `api_keys.sweep`, the
-server-secret census `api_keys.secret_rotation`.
+Who acts is a `Grantor` (`api_keys.grantor`); verifying a key is `api_keys.authenticator`, the
+expiry sweep `api_keys.sweep`, the server-secret census `api_keys.secret_rotation`.
 """
 
 from __future__ import annotations
