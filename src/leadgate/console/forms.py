@@ -12,6 +12,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import FormData
 
+from leadgate.api_keys.scopes import ALL_TEAMS
+
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 
@@ -75,7 +77,7 @@ class GenerateKeyForm(Form):
     scopes: list[str] = []
     expiration: str = "90"
     rate_limit: str = ""
-    team_access: str = "all-accounts"
+    team_access: str = ALL_TEAMS
     team_ids: list[str] = []
     enforce_mtls: str = ""
     thumbprints: str = ""

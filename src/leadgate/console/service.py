@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.grantor import Grantor, member_grantor
-from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS, MAX_RATE_LIMIT_PER_MINUTE
+from leadgate.api_keys.scopes import (
+    ALL_SCOPES,
+    ALL_TEAMS,
+    EXPIRATION_DAYS,
+    MAX_RATE_LIMIT_PER_MINUTE,
+    SPECIFIC_TEAMS,
+)
 from leadgate.api_keys.service import (
     IssuedKey,
     KeyChanges,
@@ -36,7 +42,6 @@ THUMBPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 # Roll: how long the old secret keeps working (minutes): none, an hour, a day, a week.
 GRACE_PERIODS = (0, 60, 1440, 10080)
 LEAD_HISTORY_TYPES = ("lead.created", "lead.updated", "lead.deleted")
-TEAM_SCOPES = ("all-accounts", "specific-accounts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +113,10 @@ async def generate_key(
         if role not in MANAGER_ROLES:
             raise Forbidden("Only owners and admins can set a key's rate limit.")
         rate_limit = _rate_limit(form.rate_limit)
-    if form.team_access not in TEAM_SCOPES:
+    if form.team_access not in (ALL_TEAMS, SPECIFIC_TEAMS):
         raise _invalid("team_access", "Choose all teams or selected teams.")
     team_ids: list[str] = []
-    if form.team_access == "specific-accounts":
+    if form.team_access == SPECIFIC_TEAMS:
         known = {team.id for team in await list_teams(session, tenant_id)}
         team_ids = [t for t in dict.fromkeys(form.team_ids) if t]
         if not team_ids or not set(team_ids) <= known:
