@@ -64,12 +64,12 @@ async def issue_api_key(
     grantor: Grantor | None = None,
 ) -> IssuedKey:
     _check_known_scopes(scopes)
-    check_within_creator(created_by, scopes)
     if grantor is not None:
         grantor.check_scopes(scopes)
         grantor.check_teams(team_scope, team_ids or [])
         if (rate_limit_per_minute or monthly_quota) and not grantor.may_change_limits:
             raise Forbidden(_LIMITS_MESSAGE)
+    check_within_creator(created_by, scopes)
     await _check_teams_exist(session, tenant_id, team_scope, team_ids or [])
     _check_mtls(enforce_mtls, mtls_thumbprints or [])
     if expiration_in_days is not None and expiration_in_days not in EXPIRATION_DAYS:
