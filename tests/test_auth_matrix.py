@@ -169,7 +169,13 @@ ROUTES: list[Route] = [
     Route("GET", "/api/v1/leads", "leads:read"),
     Route("GET", "/api/v1/leads/export.csv", "leads:read"),
     Route("GET", "/api/v1/leads/{lead_id}", "leads:read", target=lead),
-    Route("PATCH", "/api/v1/leads/{lead_id}", "leads:write", body=named("Co"), target=lead),
+    Route(
+        "PATCH",
+        "/api/v1/leads/{lead_id}",
+        "leads:write",
+        body=lambda w: {"company": uid()},
+        target=lead,
+    ),
     Route("DELETE", "/api/v1/leads/{lead_id}", "leads:write", target=fresh_lead),
     # tags
     Route("GET", "/api/v1/tags", "tags:read"),
