@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 import sqlalchemy as sa
@@ -18,6 +18,15 @@ from leadgate.tenants.service import create_team, provision_tenant
 from tests.conftest import Backend
 
 ACTOR = {"type": "system", "id": "tests", "name": "tests"}
+Row = TypeVar("Row", bound=Base)
+
+
+class RequestParts(TypedDict, total=False):
+    """Keyword arguments of an httpx request: where a test puts the key, and the body."""
+
+    headers: dict[str, str]
+    params: dict[str, str]
+    json: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,9 @@ def create_team_for(backend: Backend, tenant: TenantInfo, name: str) -> str:
 
 def update_row(backend: Backend, model: type[Base], row_id: str, **values: Any) -> None:
     async def work(session: AsyncSession) -> None:
-        await session.execute(sa.update(model).where(model.id == row_id).values(**values))  # type: ignore[attr-defined]
+        await session.execute(
+            sa.update(model).where(model.__table__.c.id == row_id).values(**values)
+        )
 
     backend.transaction(work)
 
@@ -100,7 +111,7 @@ def update_row(backend: Backend, model: type[Base], row_id: str, **values: Any) 
 def count_rows(backend: Backend, model: type[Base], tenant_id: str, **filters: Any) -> int:
     async def work(session: AsyncSession) -> int:
         statement = sa.select(sa.func.count()).select_from(model)
-        statement = statement.where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+        statement = statement.where(model.__table__.c.tenant_id == tenant_id)
         for name, value in filters.items():
             statement = statement.where(getattr(model, name) == value)
         return int((await session.execute(statement)).scalar_one())
@@ -108,9 +119,9 @@ def count_rows(backend: Backend, model: type[Base], tenant_id: str, **filters: A
     return backend.transaction(work)
 
 
-def fetch_rows(backend: Backend, model: type[Base], tenant_id: str) -> list[Any]:
-    async def work(session: AsyncSession) -> list[Any]:
-        statement = sa.select(model).where(model.tenant_id == tenant_id)  # type: ignore[attr-defined]
+def fetch_rows(backend: Backend, model: type[Row], tenant_id: str) -> list[Row]:
+    async def work(session: AsyncSession) -> list[Row]:
+        statement = sa.select(model).where(model.__table__.c.tenant_id == tenant_id)
         return list((await session.execute(statement)).scalars().all())
 
     return backend.transaction(work)

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,7 +47,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def leadgate_env(settings: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
+def leadgate_env(settings: Mapping[str, str] | None = None, /, **overrides: str) -> dict[str, str]:
     """This process's environment without any LEADGATE_ variable, plus `settings` and `overrides`
     (keys without the prefix are given it: `access_log="false"` → LEADGATE_ACCESS_LOG)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
@@ -55,7 +57,10 @@ def leadgate_env(settings: Mapping[str, str] | None = None, **overrides: str) ->
 
 
 def wait_until_up(
-    url: str, process: subprocess.Popen[bytes] | None = None, path: str = "/healthz", **kw: object
+    url: str,
+    process: subprocess.Popen[Any] | None = None,
+    path: str = "/healthz",
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Wait (60 s at most: coverage on a busy machine is slow) until `url + path` answers."""
     deadline = time.monotonic() + 60
@@ -63,7 +68,7 @@ def wait_until_up(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
         try:
-            httpx.get(f"{url}{path}", timeout=1, **kw)  # type: ignore[arg-type]
+            httpx.get(f"{url}{path}", timeout=1, verify=verify)
             return
         except httpx.TransportError:
             time.sleep(0.05)

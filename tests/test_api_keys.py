@@ -326,9 +326,11 @@ def test_revoke_is_immediate_here_and_audited(backend: Backend, client: httpx.Cl
         e for e in fetch_rows(backend, AuditEvent, tenant.id)
         if e.action == "api_key.revoked" and e.target_id == key.id
     ]  # fmt: skip
-    assert len(revocations) == 1
-    assert revocations[0].before["revokedAt"] is None
-    assert revocations[0].after["revokedAt"] is not None
+    [revocation] = revocations
+    assert revocation.before is not None
+    assert revocation.after is not None
+    assert revocation.before["revokedAt"] is None
+    assert revocation.after["revokedAt"] is not None
     assert count_rows(backend, Event, tenant.id, type="api_key.revoked") == 1
     # A revoked key's name may be used again.
     name = revoked.json()["name"]
@@ -358,6 +360,7 @@ def test_roll_without_grace_ends_the_old_secret_at_once(
     rolled_audit = [
         e for e in fetch_rows(backend, AuditEvent, tenant.id) if e.action == "api_key.rolled"
     ]
+    assert rolled_audit[0].after is not None
     assert rolled_audit[0].after["gracePeriodMinutes"] == 0
     assert body["apiKey"] not in str(rolled_audit[0].after)
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.models import ApiKey, Lead
 from tests.conftest import BASE_DOMAIN, Backend
-from tests.factories import count_rows, create_api_key, create_tenant, unique_lead
+from tests.factories import (
+    RequestParts,
+    count_rows,
+    create_api_key,
+    create_tenant,
+    unique_lead,
+)
 
 
 def test_key_in_each_of_the_four_places(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
-    ways = [
+    ways: list[RequestParts] = [
         {"headers": {"X-API-Key": tenant.key}, "json": unique_lead()},
         {"headers": {"Authorization": f"Bearer {tenant.key}"}, "json": unique_lead()},
         {"params": {"api_key": tenant.key}, "json": unique_lead()},
         {"json": {**unique_lead(), "api_key": tenant.key}},
     ]
     for way in ways:
-        response = client.post("/api/v1/leads", **way)  # type: ignore[arg-type]
+        response = client.post("/api/v1/leads", **way)
         assert response.status_code == 201, response.text
     assert count_rows(backend, Lead, tenant.id) == 4
 
@@ -83,8 +90,10 @@ def test_last_used_is_recorded_in_the_background(backend: Backend, client: httpx
     assert client.post("/api/v1/leads", json=unique_lead(), headers=key.headers).status_code == 201
     backend.run(backend.app.state.key_usage.flush(backend.app.state.database))
 
-    async def read(session):  # type: ignore[no-untyped-def]
-        return await session.get(ApiKey, key.id)
+    async def read(session: AsyncSession) -> ApiKey:
+        stored = await session.get(ApiKey, key.id)
+        assert stored is not None
+        return stored
 
     stored = backend.transaction(read)
     assert stored.last_used_at is not None
@@ -137,8 +146,10 @@ def test_use_does_not_touch_updated_at(backend: Backend, client: httpx.Client) -
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:write"])
 
-    async def read(session):  # type: ignore[no-untyped-def]
-        return await session.get(ApiKey, key.id)
+    async def read(session: AsyncSession) -> ApiKey:
+        stored = await session.get(ApiKey, key.id)
+        assert stored is not None
+        return stored
 
     before = backend.transaction(read).updated_at
     assert client.post("/api/v1/leads", json=unique_lead(), headers=key.headers).status_code == 201

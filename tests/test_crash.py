@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -172,7 +172,7 @@ def assert_no_errors(log: str) -> None:
     assert "Exception in ASGI application" not in log
 
 
-def lead_emails(backend: Backend, tenant_id: str) -> list[str]:
+def lead_emails(backend: Backend, tenant_id: str) -> list[str | None]:
     """Every lead's e-mail, once per lead (a duplicate would show twice)."""
     return [lead.email for lead in fetch_rows(backend, Lead, tenant_id)]
 

@@ -211,7 +211,7 @@ def test_a_different_key_in_every_place_is_ambiguous(
         headers={"X-API-Key": tenant.key, "Authorization": f"Bearer {keys[0]}"},
     )
     error = assert_error(response, 400, "invalid_request")
-    assert {d["field"] for d in error["details"]} == {"header", "bearer", "query", "body"}  # type: ignore[index, union-attr]
+    assert {d["field"] for d in error["details"]} == {"header", "bearer", "query", "body"}
     for key in (tenant.key, *keys):
         assert key not in response.text
     # One place disagreeing with three is just as ambiguous, in a form body too.
@@ -338,7 +338,7 @@ def test_non_strings_in_every_text_field_are_400(
         error = assert_error(
             client.post("/api/v1/leads", json=body, headers=tenant.headers), 400, "invalid_request"
         )
-        assert field in {d["field"] for d in error["details"]}, (field, error)  # type: ignore[index, union-attr]
+        assert field in {d["field"] for d in error["details"]}, (field, error)
     bodies = [{**unique_lead(), "tags": [value]}, {**unique_lead(), "tagIds": [value]}]
     if not isinstance(value, dict):  # an object is what customFields is
         bodies.append({**unique_lead(), "customFields": value})

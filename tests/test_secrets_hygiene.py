@@ -23,7 +23,7 @@ from tests.console_helpers import (
     sign_in,
     sign_up,
 )
-from tests.factories import unique_lead
+from tests.factories import RequestParts, unique_lead
 from tests.receiver import running_receiver, wait_until
 
 
@@ -85,7 +85,7 @@ def test_no_secret_reaches_the_logs(backend: Backend, server_log: Path) -> None:
         made["rotated webhook secret"] = rotated.json()["secret"]
 
         # The key from every place; the first (rolled, in its grace) too.
-        ways = [
+        ways: list[RequestParts] = [
             {"headers": {"X-API-Key": key}, "json": unique_lead()},
             {"headers": {"Authorization": f"Bearer {key}"}, "json": unique_lead()},
             {"params": {"api_key": key}, "json": unique_lead()},
@@ -93,7 +93,7 @@ def test_no_secret_reaches_the_logs(backend: Backend, server_log: Path) -> None:
             {"headers": {"X-API-Key": first}, "json": unique_lead()},
         ]
         for way in ways:
-            response = api.post("/api/v1/leads", **way)  # type: ignore[arg-type]
+            response = api.post("/api/v1/leads", **way)
             assert response.status_code == 201, response.text
         form = api.post(
             "/api/leads/intake",

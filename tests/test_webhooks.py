@@ -23,7 +23,7 @@ from leadgate.models import (
     WebhookEndpoint,
     utcnow,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import (
     TenantInfo,
     count_rows,
@@ -354,6 +354,7 @@ def test_endpoint_failing_for_the_whole_span_is_disabled_and_resumes_when_enable
             e for e in fetch_audit(backend, tenant) if e.action == "webhook_endpoint.disabled"
         ]
         assert audit.target_id == endpoint["id"]
+        assert audit.after is not None
         assert "every attempt failed" in audit.after["disabledReason"]
         time.sleep(0.3)
         assert len(receiver.received()) == 1  # a disabled endpoint's retries wait
@@ -559,7 +560,7 @@ def test_replay_errors_write_nothing(
 def test_events_list_pages_newest_first(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
     leads = [create_lead(client, tenant) for _ in range(3)]
-    only_leads = {"limit": 2, "type": "lead.created"}
+    only_leads: dict[str, str | int] = {"limit": 2, "type": "lead.created"}
     page = client.get("/api/v1/events", params=only_leads, headers=tenant.headers).json()
     assert page["hasMore"] is True
     assert [e["data"]["id"] for e in page["data"]] == [leads[2]["id"], leads[1]["id"]]
@@ -600,18 +601,9 @@ def test_deliveries_page(backend: Backend, client: httpx.Client, receiver: Recei
 
 
 def test_cli_lists_and_tests_endpoints(
-    backend: Backend, client: httpx.Client, receiver: Receiver
+    backend: Backend, client: httpx.Client, receiver: Receiver, cli: Cli
 ) -> None:
     import json
-
-    from typer.testing import CliRunner
-
-    from leadgate.cli import app
-
-    runner = CliRunner()
-
-    def cli(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
 
     tenant = create_tenant(backend)
     assert "(no webhook endpoints)" in cli("webhooks", "list", "--tenant", tenant.slug).stdout
