@@ -47,6 +47,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def accepted_connections(port: int) -> int:
+    """Open connections to local `port` that the listening process has accepted. Linux's table
+    shows a connection still waiting in the listen queue without an inode: a server that stops
+    listening drops those, but finishes the accepted ones."""
+    accepted = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            established, inode = fields[3] == "01", fields[9]
+            if local_port == port and established and inode != "0":
+                accepted += 1
+    return accepted
+
+
 def leadgate_env(settings: Mapping[str, str] | None = None, /, **overrides: str) -> dict[str, str]:
     """This process's environment without any LEADGATE_ variable, plus `settings` and `overrides`
     (keys without the prefix are given it: `access_log="false"` → LEADGATE_ACCESS_LOG)."""

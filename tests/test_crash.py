@@ -31,6 +31,7 @@ from tests.conftest import BACKENDS, TEST_SECRET, Backend, running_backend
 from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead
 from tests.processes import (
     PrivatePostgres,
+    accepted_connections,
     free_port,
     leadgate_env,
     metric,
@@ -667,7 +668,9 @@ def test_sigterm_finishes_requests_in_flight_and_leaves_nothing_behind(
                 thread.start()
             for event in sent:
                 assert event.wait(30)
-            time.sleep(0.3)  # read by the server: under way, not waiting in the listen queue
+            # Taken by the server (under way), none still waiting in the listen queue.
+            port = int(server.url.rsplit(":", 1)[1])
+            wait_until(lambda: accepted_connections(port) >= CLIENTS, timeout=60)
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             for thread in threads:
