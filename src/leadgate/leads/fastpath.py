@@ -193,7 +193,7 @@ def _credential(headers: dict[bytes, bytes]) -> tuple[str, str] | None:
 
 def _cached_key(app_state: Any, settings: Settings, plaintext: str) -> VerifiedKey | None:
     """The key from the verified-key cache, if it is there and usable; never a storage read."""
-    if not crypto.is_well_formed(plaintext, settings.key_prefix):
+    if not crypto.is_well_formed(plaintext):
         return None
     key: VerifiedKey | None = app_state.key_cache.get(
         crypto.hash_api_key(plaintext, settings.secret_bytes)
