@@ -24,7 +24,7 @@ async def list_users(principal: UsersRead, session: Session) -> MemberList:
                 id=user.id,
                 name=user.name,
                 email=user.email,
-                role=membership.role,  # type: ignore[arg-type]
+                role=membership.role,
                 member_since=membership.created_at,
             )
             for membership, user in members
