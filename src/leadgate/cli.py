@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from leadgate.schemas import iso_utc
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TenantRepository
 from leadgate.tenants.service import provision_tenant
+from leadgate.urls import command_path
 
 T = TypeVar("T")
 CLI_ACTOR = {"type": "system", "id": "cli", "name": "leadgate CLI"}
@@ -131,16 +133,19 @@ def serve(
         fail("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
     scheme = "https" if ssl_certfile else "http"
 
+    from leadgate.urls import serve_banner, serve_public_url
+
+    if not os.environ.get("LEADGATE_PUBLIC_URL"):
+        # Links and printed URLs name the address and port this server really answers on
+        # (the uvicorn processes read it from the environment they inherit).
+        os.environ["LEADGATE_PUBLIC_URL"] = serve_public_url(scheme, host, port)
     config = settings()
     from leadgate.logging import configure_logging
 
     configure_logging(config.log_level, json=config.log_format == "json")
     if workers > 1:
         _share_metrics_between_processes()
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    typer.echo(f"leadgate is serving on {scheme}://{shown_host}:{port}")
-    typer.echo(f"  API explorer: {scheme}://{shown_host}:{port}/docs")
-    typer.echo(f"  OpenAPI:      {scheme}://{shown_host}:{port}/openapi.json")
+    typer.echo("\n".join(serve_banner(config)))
     sys.stdout.flush()
     uvicorn.run(
         "leadgate.asgi:app",
@@ -347,7 +352,7 @@ def tenant_demo(slug: Annotated[str, typer.Option(help="Demo tenant slug.")] = "
     if key is None:
         typer.echo(
             f"Tenant '{slug}' exists; its first key was printed when it was created. "
-            f"New key: leadgate keys create --tenant {slug} --name NAME --scope leads:write"
+            f"New key: {command_path()} keys create --tenant {slug} --name NAME --scope leads:write"
         )
     else:
         typer.echo(f"Created tenant '{slug}'. Its API key, shown only this once:\n\n    {key}\n")

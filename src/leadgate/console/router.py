@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
+from leadgate.api_keys.service import key_prefix_for
 from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console import service
 from leadgate.console.auth import (
@@ -45,6 +46,7 @@ from leadgate.console.security import (
 from leadgate.errors import ApiError
 from leadgate.models import utcnow
 from leadgate.settings import Settings
+from leadgate.urls import tenant_base_url
 from leadgate.users import service as users
 from leadgate.users.repository import InvitationRepository, MemberRepository
 
@@ -523,17 +525,18 @@ async def audit_page(request: Request, session: Session, current: InTenant) -> R
 
 
 @router.get("/developers", include_in_schema=False)
-async def developers_page(request: Request, current: InTenant) -> Response:
+async def developers_page(request: Request, session: Session, current: InTenant) -> Response:
     settings = get_settings(request)
     base = settings.public_url.rstrip("/")
-    subdomain = None
-    if settings.base_domain:
-        scheme = urlsplit(base).scheme or "https"
-        subdomain = f"{scheme}://{current.tenant.slug}.{settings.base_domain}"
+    subdomain = tenant_base_url(settings, current.tenant.slug)
     return render(
         request,
         "console/developers.html",
-        {"base_url": base, "subdomain_url": subdomain, "key_prefix": settings.key_prefix},
+        {
+            "base_url": base,
+            "subdomain_url": subdomain,
+            "key_prefix": await key_prefix_for(session, settings, current.tenant.id),
+        },
     )
 
 
