@@ -260,7 +260,7 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
         shots("webhooks")
 
     # The other pages, for the screenshots and a look at each.
-    page.get_by_role("link", name="Team").click()
+    page.get_by_role("link", name="People").click()
     page.get_by_role("button", name="Create invitation link").click()
     expect(page.locator("#invite-link")).to_have_value(re.compile(r"/console/invitations/"))
     shots("team")

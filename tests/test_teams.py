@@ -3,6 +3,8 @@ keys limited to teams see and touch only theirs; events and audit records for ev
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from leadgate.models import ApiKey, AuditEvent, Event, Lead, Team
@@ -152,3 +154,39 @@ def test_team_limited_key_sees_and_touches_only_its_teams(
         assert (attempt.status_code, attempt.json()["error"]) == (403, "forbidden")
     assert sorted(t.name for t in fetch_rows(backend, Team, tenant.id)) == ["East", "West"]
     assert [lead.status for lead in fetch_rows(backend, Lead, tenant.id)] == ["new"]
+
+
+def test_console_teams_page(backend: Backend, client: httpx.Client) -> None:
+    """Owners manage teams; members see them; the leads list filters by team."""
+    from tests.console_helpers import invite, join, sign_up, tenant_id_of
+
+    owner = sign_up(backend)
+    tenant_id = tenant_id_of(backend, owner.slug)
+    owner.client.get("/console/teams")
+    created = owner.client.post("/console/teams", {"name": "East"})
+    assert created.status_code == 303
+    page = owner.client.follow(created)
+    match = re.search(r'data-team-id="(team_[0-9a-z]+)"', page.text)
+    assert match is not None, page.text[:3000]
+    east = match.group(1)
+    assert owner.client.post("/console/teams", {"name": "West"}).status_code == 303
+    taken = owner.client.post("/console/teams", {"name": "East"})
+    assert taken.status_code == 409
+    assert count_rows(backend, Team, tenant_id) == 2
+    renamed = owner.client.post(f"/console/teams/{east}", {"name": "North"})
+    assert renamed.status_code == 303
+    assert count_rows(backend, AuditEvent, tenant_id, action="team.renamed") == 1
+    # A member sees the teams, without the forms to change them, and cannot post them.
+    member, _email = join(backend, invite(owner.client, "member"))
+    seen = member.get("/console/teams")
+    assert seen.status_code == 200
+    assert "North" in seen.text
+    assert "West" in seen.text
+    assert 'action="/console/teams"' not in seen.text
+    assert member.post("/console/teams", {"name": "South"}).status_code == 403
+    assert member.post(f"/console/teams/{east}/delete", {}).status_code == 403
+    assert count_rows(backend, Team, tenant_id) == 2
+    # Deleting: an empty team goes at once.
+    assert owner.client.post(f"/console/teams/{east}/delete", {}).status_code == 303
+    assert count_rows(backend, Team, tenant_id) == 1
+    assert count_rows(backend, Event, tenant_id, type="team.deleted") == 1
