@@ -60,7 +60,9 @@ class TeamRepository(TenantScopedRepository):
         )
         return result.scalars().all()
 
-    async def delete(self, team: Team) -> None:
-        await self.session.delete(team)
-        # Flushed so the foreign key's ON DELETE (soft-deleted leads) acts inside this request.
-        await self.session.flush()
+    async def delete(self, team_id: str) -> None:
+        await self.session.execute(
+            self._scoped_delete(Team)
+            .where(Team.id == team_id)
+            .execution_options(synchronize_session=False)
+        )

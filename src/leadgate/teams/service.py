@@ -234,7 +234,7 @@ async def delete_team(
         key.updated_at = utcnow()
         invalidate_on_commit(session, key.id)
     snapshot = team_public(team, leads, live_keys)
-    await repository.delete(team)
+    await repository.delete(team.id)
     result = TeamDeleted(
         id=team.id, moved_to=move_to, leads_moved=moved if move_to else 0, keys_changed=live_keys
     )
