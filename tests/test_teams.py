@@ -3,6 +3,7 @@ keys limited to teams see and touch only theirs; events and audit records for ev
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -15,6 +16,7 @@ from tests.factories import (
     create_api_key,
     create_tenant,
     fetch_rows,
+    unique_slug,
 )
 
 
@@ -190,3 +192,50 @@ def test_console_teams_page(backend: Backend, client: httpx.Client) -> None:
     assert owner.client.post(f"/console/teams/{east}/delete", {}).status_code == 303
     assert count_rows(backend, Team, tenant_id) == 1
     assert count_rows(backend, Event, tenant_id, type="team.deleted") == 1
+
+
+def test_cli_teams_and_tenant_key_prefix(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+    slug = unique_slug("href")
+    created = cli("tenant", "create", slug, "--name", "Acme", "--key-prefix", "hcrm", "--json")
+    assert created.exit_code == 0, created.output
+    first = json.loads(created.stdout)["apiKey"]["key"]
+    assert first.startswith("hcrm_")
+    tenant_id = json.loads(created.stdout)["tenant"]["id"]
+    east = json.loads(cli("teams", "create", "East", "--tenant", slug, "--json").stdout)["id"]
+    west = json.loads(cli("teams", "create", "West", "--tenant", slug, "--json").stdout)["id"]
+    taken = cli("teams", "create", "East", "--tenant", slug)
+    assert taken.exit_code == 1
+    assert "already exists" in taken.stderr
+    renamed = cli("teams", "rename", east, "North", "--tenant", slug)
+    assert renamed.exit_code == 0
+    lead = client.post(
+        "/api/v1/leads",
+        headers={"X-API-Key": first},
+        json={"firstName": "Jane", "lastName": "Smith", "teamId": east},
+    )
+    assert lead.status_code == 201
+    listed = cli("teams", "list", "--tenant", slug)
+    assert "North" in listed.stdout
+    assert "leads 1" in listed.stdout
+    in_use = cli("teams", "delete", east, "--tenant", slug)
+    assert in_use.exit_code == 1
+    assert count_rows(backend, Team, tenant_id) == 2
+    moved = cli("teams", "delete", east, "--tenant", slug, "--move-to", west)
+    assert moved.exit_code == 0, moved.output
+    assert [row.team_id for row in fetch_rows(backend, Lead, tenant_id)] == [west]
+    audit = [a for a in fetch_rows(backend, AuditEvent, tenant_id) if a.action.startswith("team.")]
+    assert sorted(a.action for a in audit) == [
+        "team.created",
+        "team.created",
+        "team.deleted",
+        "team.renamed",
+    ]
+    # A later prefix: new keys get it, the first key keeps working.
+    changed = cli("tenant", "update", slug, "--key-prefix", "snap")
+    assert changed.exit_code == 0
+    assert "key prefix snap" in changed.stdout
+    bad = cli("tenant", "update", slug, "--key-prefix", "Not-Valid")
+    assert bad.exit_code == 1
+    key = cli("keys", "create", "--tenant", slug, "--name", "n", "--scope", "leads:read", "--json")
+    assert json.loads(key.stdout)["apiKey"].startswith("snap_")
+    assert client.get("/api/v1/teams", headers={"X-API-Key": first}).status_code == 200

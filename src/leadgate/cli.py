@@ -305,12 +305,18 @@ def tenant_create(
     slug: Annotated[str, typer.Argument(help="Subdomain-safe id: a-z, 0-9, '-'.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     plan: Annotated[str, typer.Option(help="Plan name.")] = "free",
+    key_prefix: Annotated[
+        str | None,
+        typer.Option("--key-prefix", help="The tenant's own key prefix (snap, hcrm, …)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a tenant and its first key (every scope). The key is printed this once."""
 
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
-        provisioned = await provision_tenant(session, config, slug=slug, name=name, plan=plan)
+        provisioned = await provision_tenant(
+            session, config, slug=slug, name=name, plan=plan, key_prefix=key_prefix
+        )
         return {
             "tenant": tenant_json(provisioned.tenant),
             "apiKey": {"id": provisioned.first_key.key.id, "key": provisioned.first_key.plaintext},
@@ -737,19 +743,32 @@ def tenant_update(
     phone_region: Annotated[
         str | None, typer.Option("--phone-region", help="Default phone region, e.g. GB.")
     ] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--key-prefix",
+            help="Prefix of keys issued from now on (snap, hcrm; '' for the deployment's). "
+            "Keys issued earlier keep theirs and keep working.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a tenant's settings."""
-    from leadgate.tenants.service import update_tenant
+    from leadgate.tenants.service import key_prefix_of, update_tenant
 
-    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
         tenant = await update_tenant(
-            session, slug, duplicate_policy=duplicate_policy, phone_region=phone_region
+            session,
+            slug,
+            duplicate_policy=duplicate_policy,
+            phone_region=phone_region,
+            key_prefix=key_prefix,
         )
         return {
             **tenant_json(tenant),
             "duplicatePolicy": tenant.duplicate_policy,
             "phoneRegion": tenant.phone_region,
+            "keyPrefix": key_prefix_of(tenant) or config.key_prefix,
         }
 
     result = run(work)
@@ -757,7 +776,8 @@ def tenant_update(
         result,
         as_json,
         f"{result['slug']}: duplicate policy {result['duplicatePolicy']}, "
-        f"phone region {result['phoneRegion'] or '(deployment default)'}",
+        f"phone region {result['phoneRegion'] or '(deployment default)'}, "
+        f"key prefix {result['keyPrefix']}",
     )
 
 
@@ -919,3 +939,94 @@ def leads_purge(
         f"Purged {purged.leads} deleted leads and {purged.idempotency_records} expired "
         "idempotency records."
     )
+
+
+# --- teams ---------------------------------------------------------------------------------
+
+teams_app = typer.Typer(help="Teams: sub-accounts of a tenant (leads and keys limited to them).")
+app.add_typer(teams_app, name="teams")
+TenantSlug = Annotated[str, typer.Option("--tenant", help="Tenant slug.")]
+
+
+def _team_line(team: dict[str, Any]) -> str:
+    return f"{team['id']}  {team['name']:<30} leads {team['leadCount']:<6} keys {team['keyCount']}"
+
+
+@teams_app.command("list")
+def teams_list(tenant: TenantSlug, as_json: JsonFlag = False) -> None:
+    """List a tenant's teams, with their live leads and keys."""
+    from leadgate.teams.service import list_teams
+
+    async def work(session: AsyncSession, _config: Settings) -> list[dict[str, Any]]:
+        found = await _tenant_by_slug(session, tenant)
+        listed = await list_teams(session, found.id)
+        return [t.model_dump(mode="json", by_alias=True) for t in listed.data]
+
+    teams = run(work)
+    emit(teams, as_json, "\n".join(_team_line(t) for t in teams) or "(no teams)")
+
+
+@teams_app.command("create")
+def teams_create(
+    name: Annotated[str, typer.Argument(help="Unique in the tenant.")],
+    tenant: TenantSlug,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create a team."""
+    from leadgate.teams.service import create_team, team_public
+
+    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        found = await _tenant_by_slug(session, tenant)
+        team = await create_team(session, tenant_id=found.id, name=name, actor=CLI_ACTOR)
+        return team_public(team)
+
+    team = run(work)
+    emit(team, as_json, f"Created team {team['name']} ({team['id']}).")
+
+
+@teams_app.command("rename")
+def teams_rename(
+    team_id: Annotated[str, typer.Argument(help="team_…")],
+    name: Annotated[str, typer.Argument(help="The new name.")],
+    tenant: TenantSlug,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rename a team."""
+    from leadgate.teams.service import rename_team
+
+    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        found = await _tenant_by_slug(session, tenant)
+        team = await rename_team(
+            session, tenant_id=found.id, team_id=team_id, name=name, actor=CLI_ACTOR
+        )
+        return team.model_dump(mode="json", by_alias=True)
+
+    team = run(work)
+    emit(team, as_json, f"Renamed {team['id']} to {team['name']}.")
+
+
+@teams_app.command("delete")
+def teams_delete(
+    team_id: Annotated[str, typer.Argument(help="team_…")],
+    tenant: TenantSlug,
+    move_to: Annotated[
+        str | None,
+        typer.Option(
+            "--move-to", help="Team that takes over its leads and keys (required if any)."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete a team; one with leads or keys needs --move-to."""
+    from leadgate.teams.service import delete_team
+
+    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        found = await _tenant_by_slug(session, tenant)
+        deleted = await delete_team(
+            session, tenant_id=found.id, team_id=team_id, move_to=move_to, actor=CLI_ACTOR
+        )
+        return deleted.model_dump(mode="json", by_alias=True)
+
+    result = run(work)
+    moved = f"; {result['leadsMoved']} leads moved to {result['movedTo']}" if move_to else ""
+    emit(result, as_json, f"Deleted team {result['id']}{moved}.")
