@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from leadgate.models import ApiKey, AuditEvent, Event, Lead, Team
+from leadgate.models import ApiKey, AuditEvent, Event, Lead, Team, WebhookEndpoint
 from tests.conftest import Backend
 from tests.factories import (
     TenantInfo,
@@ -239,3 +239,47 @@ def test_cli_teams_and_tenant_key_prefix(backend: Backend, client: httpx.Client,
     key = cli("keys", "create", "--tenant", slug, "--name", "n", "--scope", "leads:read", "--json")
     assert json.loads(key.stdout)["apiKey"].startswith("snap_")
     assert client.get("/api/v1/teams", headers={"X-API-Key": first}).status_code == 200
+
+
+def test_team_limited_key_sees_no_other_teams_data(backend: Backend, client: httpx.Client) -> None:
+    """Keys, the audit log and webhooks: a team-limited key sees its teams' keys only, and is
+    refused where the data covers every team."""
+    tenant = create_tenant(backend)
+    east, west = _team(client, tenant, "East"), _team(client, tenant, "West")
+    limited = create_api_key(
+        backend,
+        tenant,
+        ["keys:read", "webhooks:read", "webhooks:write", "leads:read"],
+        team_scope="specific-accounts",
+        team_ids=[east],
+    )
+    sibling = create_api_key(
+        backend, tenant, ["leads:read"], team_scope="specific-accounts", team_ids=[east]
+    )
+    other = create_api_key(
+        backend, tenant, ["leads:read"], team_scope="specific-accounts", team_ids=[west]
+    )
+    listed = client.get("/api/v1/api-keys", headers=limited.headers)
+    assert listed.status_code == 200
+    assert sorted(k["id"] for k in listed.json()["data"]) == sorted([limited.id, sibling.id])
+    assert client.get(f"/api/v1/api-keys/{other.id}", headers=limited.headers).status_code == 404
+    assert (
+        client.get(f"/api/v1/api-keys/{tenant.key_id}", headers=limited.headers).status_code == 404
+    )
+    assert client.get(f"/api/v1/api-keys/{sibling.id}", headers=limited.headers).status_code == 200
+    for response in (
+        client.get("/api/v1/audit-events", headers=limited.headers),
+        client.get("/api/v1/webhook-endpoints", headers=limited.headers),
+        client.post(
+            "/api/v1/webhook-endpoints",
+            headers=limited.headers,
+            json={"url": "https://example.com/hook"},
+        ),
+    ):
+        assert (response.status_code, response.json()["error"]) == (403, "forbidden")
+    assert count_rows(backend, WebhookEndpoint, tenant.id) == 0
+    # The same scopes for every team: allowed.
+    everyone = create_api_key(backend, tenant, ["keys:read", "webhooks:read"])
+    assert client.get("/api/v1/audit-events", headers=everyone.headers).status_code == 200
+    assert client.get("/api/v1/webhook-endpoints", headers=everyone.headers).status_code == 200
+    assert len(client.get("/api/v1/api-keys", headers=everyone.headers).json()["data"]) == 5
