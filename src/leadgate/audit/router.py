@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query
 
 from leadgate.audit.schemas import AuditEventList, AuditEventOut
 from leadgate.audit.service import list_events
-from leadgate.auth.dependencies import Session
 from leadgate.auth.principal import Principal
+from leadgate.db import Session
 from leadgate.responses import ERROR_RESPONSES
 from leadgate.teams.auth import require_all_teams
 

@@ -8,13 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import Session, client_ip
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.router import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.teams import service as teams
 from leadgate.users.service import user_actor
+from leadgate.web import client_ip
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from leadgate.auth.dependencies import Session, client_ip
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
@@ -14,6 +14,7 @@ from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
 from leadgate.teams import service
 from leadgate.teams.auth import TeamsRead, TeamsWrite
 from leadgate.teams.schemas import TeamCreate, TeamDeleted, TeamList, TeamOut, TeamUpdate
+from leadgate.web import client_ip
 
 router = APIRouter(tags=["teams"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import crypto
 from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.api_keys.service import TENANT_PREFIX_SETTING, IssuedKey, issue_api_key
@@ -68,7 +69,7 @@ async def provision_tenant(
     tenant = await create_tenant(session, slug=slug, name=name, plan=plan)
     if key_prefix is not None:
         set_key_prefix(tenant, key_prefix)
-    actor = created_by or {"type": "system", "id": "cli", "name": "leadgate CLI"}
+    actor = created_by or OPERATOR.actor
     first_key = await issue_api_key(
         session,
         settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.responses import ERROR_RESPONSES
 from leadgate.users import service
 from leadgate.users.auth import UsersRead
