@@ -22,6 +22,7 @@ from leadgate.api_keys.schemas import (
     LeakedKeys,
     LeakedKeysReceived,
 )
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.auth.principal import Principal
 from leadgate.db import Session
 from leadgate.errors import InvalidSignature, NotFound
@@ -40,7 +41,7 @@ def grantor_of(principal: Principal) -> Grantor:
     return Grantor(
         actor=principal.actor,
         scopes=principal.scopes,
-        team_ids=None if principal.team_scope == "all-accounts" else frozenset(principal.team_ids),
+        team_ids=None if principal.team_scope == ALL_TEAMS else frozenset(principal.team_ids),
         may_change_limits=may_change_limits(principal.extra.get("created_by", {})),
         own_key_id=principal.api_key_id,
     )
@@ -59,11 +60,11 @@ async def create_api_key(request: Request, principal: KeysWrite, session: Sessio
     grant scopes or teams it lacks itself."""
     body = await read_body(request, ApiKeyCreate)
     access = body.accounts_access
-    if access is None and principal.team_scope != "all-accounts":
+    if access is None and principal.team_scope != ALL_TEAMS:
         # A team-limited caller's new key inherits its teams unless it names a subset.
         team_scope, team_ids = principal.team_scope, list(principal.team_ids)
     else:
-        team_scope = access.scope if access else "all-accounts"
+        team_scope = access.scope if access else ALL_TEAMS
         team_ids = list(access.ids) if access else []
     issued = await service.issue_api_key(
         session,
@@ -114,9 +115,9 @@ async def get_api_key(key_id: str, principal: KeysRead, session: Session) -> Api
 
 def _visible(principal: Principal, key: ApiKey) -> bool:
     """A key limited to teams sees itself and the keys limited to its teams, no others."""
-    if principal.team_scope == "all-accounts" or key.id == principal.api_key_id:
+    if principal.team_scope == ALL_TEAMS or key.id == principal.api_key_id:
         return True
-    return key.team_scope != "all-accounts" and set(key.team_ids) <= set(principal.team_ids)
+    return key.team_scope != ALL_TEAMS and set(key.team_ids) <= set(principal.team_ids)
 
 
 @router.patch(
@@ -196,7 +197,7 @@ async def roll_api_key(
     return ApiKeyCreated(**service.key_out(issued.key).model_dump(), api_key=issued.plaintext)
 
 
-# --- issue 9: leaked keys ---
+# --- leaked keys ---
 
 
 @router.post(

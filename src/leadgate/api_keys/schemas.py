@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from leadgate.api_keys.mtls import normalise_thumbprint
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.schemas import RequestModel, ResponseModel, Timestamp
 
 KeyName = Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -32,7 +33,7 @@ class AccountsAccess(RequestModel):
     @model_validator(mode="after")
     def _ids_only_for_specific_teams(self) -> AccountsAccess:
         # Snappy's documented example sends ids with "all-accounts"; they mean nothing there.
-        if self.scope == "all-accounts":
+        if self.scope == ALL_TEAMS:
             self.ids = []
         return self
 
@@ -123,7 +124,7 @@ class ApiKeySelf(ApiKeyOut):
     key_source: str = Field(description="Where this request carried the key.")
 
 
-# --- issue 9: leaked keys ---
+# --- leaked keys ---
 MAX_LEAKED_KEYS = 1000
 LeakedToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

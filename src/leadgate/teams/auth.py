@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.auth.dependencies import require
 from leadgate.auth.principal import Principal
 from leadgate.errors import Forbidden
@@ -24,7 +25,7 @@ def require_all_teams(scope: str) -> Callable[..., Awaitable[Principal]]:
     scoped = require(scope)
 
     async def dependency(principal: Annotated[Principal, Depends(scoped)]) -> Principal:
-        if principal.team_scope != "all-accounts":
+        if principal.team_scope != ALL_TEAMS:
             raise Forbidden(
                 "This API key is limited to teams; this data covers every team of the workspace."
             )

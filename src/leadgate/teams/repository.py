@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from leadgate.api_keys.scopes import SPECIFIC_TEAMS
 from leadgate.db import TenantScopedRepository
 from leadgate.models import ApiKey, Lead, Team
 
@@ -56,7 +57,7 @@ class TeamRepository(TenantScopedRepository):
     async def team_limited_keys(self) -> Sequence[ApiKey]:
         """Keys limited to teams (revoked ones too: their team list is kept tidy as well)."""
         result = await self.session.execute(
-            self._scoped(ApiKey).where(ApiKey.team_scope == "specific-accounts")
+            self._scoped(ApiKey).where(ApiKey.team_scope == SPECIFIC_TEAMS)
         )
         return result.scalars().all()
 

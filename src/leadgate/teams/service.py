@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit
 from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.auth.principal import Principal
 from leadgate.db import is_unique_violation
 from leadgate.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -61,13 +62,13 @@ def team_out(team: Team, lead_count: int = 0, key_count: int = 0) -> TeamOut:
 
 def _visible(principal: Principal | None) -> list[str] | None:
     """The teams a caller may see: its own if it is limited to teams, else all (None)."""
-    if principal is None or principal.team_scope == "all-accounts":
+    if principal is None or principal.team_scope == ALL_TEAMS:
         return None
     return list(principal.team_ids)
 
 
 def _check_manager(principal: Principal | None) -> None:
-    if principal is not None and principal.team_scope != "all-accounts":
+    if principal is not None and principal.team_scope != ALL_TEAMS:
         raise Forbidden("Only a key for all teams may create, rename or delete teams.")
 
 
