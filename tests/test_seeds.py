@@ -608,3 +608,18 @@ def test_smartlead_console_regenerate_ends_the_old_key_at_once(
     assert client.get(f"/api/v1/leads/?api_key={old}").status_code == 401
     new = key_from_page(rolled.text)
     assert client.get(f"/api/v1/leads/?api_key={new}").status_code == 200
+
+
+def test_no_redirect_ever_carries_a_key(backend: Backend, client: httpx.Client) -> None:
+    """Trailing slashes are served, not redirected, everywhere; a redirect that remains (the
+    console's sign-in, `/` to the console) drops the key."""
+    tenant = create_tenant(backend)
+    for path in ("/docs/", "/healthz/", "/openapi.json/", "/api/v1/api-keys/self/"):
+        response = client.get(f"{path}?api_key={tenant.key}")
+        assert response.status_code == 200, (path, response.status_code)
+    for path in ("/", "/console/", "/console/settings/api-keys/", "/console/leads"):
+        response = client.get(f"{path}?api_key={tenant.key}&q=jane")
+        assert response.status_code in (303, 307), (path, response.status_code)
+        assert tenant.key not in response.headers["location"], path
+    back = client.get(f"/console/leads?api_key={tenant.key}&q=jane")
+    assert back.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fleads%3Fq%3Djane"

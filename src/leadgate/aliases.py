@@ -5,9 +5,9 @@ Every route exists once, under `/api/v1`; an alias is not a second route (so not
 registered twice and the OpenAPI document shows only canonical paths). The table below is the
 whole list; docs/api.md ("Path aliases") describes it for users.
 
-A trailing slash on an API path is served as if it were absent, never redirected: a redirect
-would repeat a key given as `?api_key=` in its `Location`, and clients following it would send
-the key twice over the wire.
+A trailing slash on any path is served as if it were absent, never redirected (the router's
+slash redirects are off): a redirect would repeat a key given as `?api_key=` in its `Location`,
+and clients following it would send the key twice over the wire.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class PathAliases:
         if scope["type"] == "http":
             path = scope["path"]
             canonical = canonical_path(path)
+            if canonical is None and len(path) > 1 and path.endswith("/"):
+                canonical = path.rstrip("/") or "/"
             if canonical is not None and canonical != path:
                 # In place: the metrics and usage counters, read after the response, then
                 # count an alias under its canonical route.

@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_router,
     ):
         app.include_router(router, prefix=CANONICAL)
+    app.router.redirect_slashes = False  # PathAliases serves trailing slashes; no redirect
     install_console(app)
 
     static_dir = files("leadgate") / "static"
