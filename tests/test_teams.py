@@ -9,7 +9,7 @@ import re
 import httpx
 
 from leadgate.models import ApiKey, AuditEvent, Event, Lead, Team, WebhookEndpoint
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import (
     TenantInfo,
     count_rows,
@@ -194,7 +194,7 @@ def test_console_teams_page(backend: Backend, client: httpx.Client) -> None:
     assert count_rows(backend, Event, tenant_id, type="team.deleted") == 1
 
 
-def test_cli_teams_and_tenant_key_prefix(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_teams_and_tenant_key_prefix(backend: Backend, client: httpx.Client, cli: Cli) -> None:
     slug = unique_slug("href")
     created = cli("tenant", "create", slug, "--name", "Acme", "--key-prefix", "hcrm", "--json")
     assert created.exit_code == 0, created.output
