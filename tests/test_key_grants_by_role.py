@@ -165,7 +165,7 @@ def test_upgrading_narrows_keys_members_made_before(name: str, tmp_path: Path) -
             owners_key.id,
             created_by={"type": "user", "id": "usr_owner", "name": "O", "role": "owner"},
         )
-        downgrade(backend.settings, "0007")
+        downgrade(backend.settings, "0008")
         upgrade(backend.settings)
         scopes = {k.id: k.scopes for k in fetch_rows(backend, ApiKey, tenant.id)}
         assert scopes[member_key.id] == ["leads:read"]

@@ -1,5 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, webhooks), its page-shaped errors and its security headers.
+audit, developers, usage, leads, tags, teams, webhooks), its page-shaped errors and its security
+headers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from leadgate.console import (
     leads,
     members,
     tags,
+    teams,
     usage,
     webhooks,
 )
@@ -22,7 +24,7 @@ from leadgate.console.auth import AnyVisitor, ConsolePageError, ConsoleRedirect,
 from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
-AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, webhooks)
+AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks)
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

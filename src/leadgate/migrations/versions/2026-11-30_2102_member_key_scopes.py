@@ -6,7 +6,7 @@ keep their other scopes; each change is in the tenant's audit log (`api_key.scop
 Not reversible in data: the downgrade leaves the narrowed scopes as they are.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 21:02:00
 """
 
@@ -22,7 +22,7 @@ from leadgate.ids import new_id
 from leadgate.models.base import UTCDateTime
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
