@@ -178,4 +178,5 @@ def test_upgrading_narrows_keys_members_made_before(name: str, tmp_path: Path) -
         ]
         assert audit.target_id == member_key.id
         assert audit.before == {"scopes": broad}
+        assert audit.after is not None
         assert audit.after["scopes"] == ["leads:read"]

@@ -40,7 +40,7 @@ HOSTILE = [
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(environment="test", data_dir=tmp_path)  # type: ignore[arg-type]
+    return Settings(environment="test", data_dir=tmp_path)
 
 
 def _attempt(config: Settings, url: str) -> AttemptResult:
