@@ -45,8 +45,12 @@ class AttemptResult:
 
 
 def message_body(job: Job) -> str:
-    """The Standard Webhooks payload: `{"type", "timestamp", "data"}`, compact JSON."""
-    payload = {"type": job.event_type, "timestamp": iso_utc(job.event_created_at), "data": job.data}
+    """The Standard Webhooks payload: `{"type", "timestamp", "data"}`, compact JSON, `data`'s
+    keys sorted: the same event gives the same bytes (and signature) whether its data was just
+    built or read back from PostgreSQL's JSONB, which keeps no key order (the console's tester
+    rebuilds the request it shows from the stored event)."""
+    data = json.loads(json.dumps(job.data, sort_keys=True))
+    payload = {"type": job.event_type, "timestamp": iso_utc(job.event_created_at), "data": data}
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
