@@ -23,6 +23,8 @@ from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
+from leadgate.forms.public import router as forms_public_router
+from leadgate.forms.router import router as forms_router
 from leadgate.leads.fastpath import IntakeFastPath
 from leadgate.leads.repository import IntakeWriter
 from leadgate.leads.router import router as leads_router
@@ -161,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
     app.include_router(tags_router, prefix="/api/v1")
     app.include_router(tags_router, prefix="/api", include_in_schema=False)
+    app.include_router(forms_router, prefix="/api/v1")
+    app.include_router(forms_router, prefix="/api", include_in_schema=False)
+    app.include_router(forms_public_router)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -231,6 +231,14 @@ class Settings(BaseSettings):
         1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
     )
 
+    # --- web forms ---
+    forms_rate_limit_per_minute: int = Field(
+        60, ge=1, description="Submissions one form accepts per minute (all visitors together)."
+    )
+    forms_address_rate_limit_per_minute: int = Field(
+        10, ge=1, description="Form submissions one client address may make per minute."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

@@ -4,6 +4,7 @@ from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
+from leadgate.models.forms import QuarantinedSubmission, WebForm
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
@@ -25,12 +26,14 @@ __all__ = [
     "LoginFailure",
     "Membership",
     "Notice",
+    "QuarantinedSubmission",
     "Tag",
     "Team",
     "Tenant",
     "TenantScoped",
     "UsageCount",
     "User",
+    "WebForm",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

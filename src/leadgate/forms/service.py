@@ -1,0 +1,543 @@
+"""The rules of web forms: their settings and audit trail, and what a visitor's submission may
+do — which origins may post it, how it becomes a lead (through `leads.service`, as the API
+does), which submissions are held in quarantine, and what the browser is told."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate import audit
+from leadgate.auth.principal import Principal
+from leadgate.errors import ApiError, DuplicateLead, InvalidRequest, NotFound, validation_details
+from leadgate.forms.repository import FormRepository, PublicFormRepository, QuarantineRepository
+from leadgate.forms.schemas import (
+    DEFAULT_MESSAGE,
+    LEAD_FIELDS,
+    FormCreate,
+    FormField,
+    FormFieldOut,
+    FormOut,
+    FormSpam,
+    FormSpamOut,
+    FormUpdate,
+    FormUrls,
+    QuarantinedOut,
+    Released,
+    SubmissionReceived,
+    check_names_a_lead,
+    default_type,
+)
+from leadgate.ids import new_id
+from leadgate.leads import service as leads
+from leadgate.leads.schemas import LeadCreate
+from leadgate.models import QuarantinedSubmission, Tenant, WebForm, utcnow
+from leadgate.settings import Settings
+from leadgate.tenants.repository import TeamRepository, TenantRepository
+
+FORM_TARGET = "form"
+HONEYPOT_FIELD = "_lg_hp"
+TOKEN_FIELD = "_lg_ts"  # noqa: S105 - a field name, not a secret
+
+
+class OriginNotAllowed(ApiError):
+    status_code = 403
+    code = "origin_not_allowed"
+
+
+class FormNotFound(NotFound):
+    code = "form_not_found"
+
+
+# --- the form's settings ---------------------------------------------------------------------
+
+
+def form_out(form: WebForm, settings: Settings) -> FormOut:
+    base = settings.public_url.rstrip("/")
+    return FormOut(
+        id=form.id,
+        name=form.name,
+        fields=[
+            FormFieldOut(
+                name=f["name"],
+                label=f["label"],
+                required=bool(f.get("required")),
+                type=f.get("type") or default_type(f["name"]),
+            )
+            for f in form.fields
+        ],
+        hidden_fields=form.hidden_fields,
+        tags=form.tags,
+        team_id=form.team_id,
+        allowed_origins=form.allowed_origins,
+        redirect_url=form.redirect_url,
+        success_message=form.success_message,
+        spam=FormSpamOut(
+            honeypot=bool(form.spam.get("honeypot", True)),
+            min_fill_seconds=int(form.spam.get("minFillSeconds", 0)),
+        ),
+        enabled=form.enabled,
+        urls=FormUrls(
+            submit=f"{base}/f/{form.id}",
+            hosted=f"{base}/f/{form.id}",
+            script=f"{base}/static/forms/leadgate-form.js",
+        ),
+        created_at=form.created_at,
+        updated_at=form.updated_at,
+    )
+
+
+def _snapshot(form: WebForm) -> dict[str, Any]:
+    return {
+        "name": form.name,
+        "fields": form.fields,
+        "hiddenFields": form.hidden_fields,
+        "tags": form.tags,
+        "teamId": form.team_id,
+        "allowedOrigins": form.allowed_origins,
+        "redirectUrl": form.redirect_url,
+        "successMessage": form.success_message,
+        "spam": form.spam,
+        "enabled": form.enabled,
+    }
+
+
+async def _check_team(session: AsyncSession, tenant_id: str, team_id: str | None) -> None:
+    if team_id is not None and not await TeamRepository(session, tenant_id).existing_ids([team_id]):
+        raise InvalidRequest(
+            "Unknown team.",
+            details=[{"field": "teamId", "message": f"no team {team_id}", "type": "not_found"}],
+        )
+
+
+async def create_form(
+    session: AsyncSession, *, tenant_id: str, data: FormCreate, actor: dict[str, Any]
+) -> WebForm:
+    await _check_team(session, tenant_id, data.team_id)
+    now = utcnow()
+    spam: dict[str, Any] = (data.spam or FormSpam()).model_dump(by_alias=True)
+    form = WebForm(
+        id=new_id("form"),
+        tenant_id=tenant_id,
+        name=data.name,
+        fields=[f.model_dump(by_alias=True, exclude_none=True) for f in data.fields],
+        hidden_fields=data.hidden_fields or {},
+        tags=data.tags or [],
+        team_id=data.team_id,
+        allowed_origins=data.allowed_origins or [],
+        redirect_url=data.redirect_url,
+        success_message=data.success_message or DEFAULT_MESSAGE,
+        spam=spam,
+        enabled=True if data.enabled is None else data.enabled,
+        created_at=now,
+        updated_at=now,
+    )
+    FormRepository(session, tenant_id).add(form)
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        action="form.created",
+        actor=actor,
+        target_type=FORM_TARGET,
+        target_id=form.id,
+        after=_snapshot(form),
+    )
+    return form
+
+
+async def get_form(session: AsyncSession, tenant_id: str, form_id: str) -> WebForm:
+    form = await FormRepository(session, tenant_id).get(form_id)
+    if form is None:
+        raise FormNotFound(f"No form {form_id}.")
+    return form
+
+
+async def list_forms(session: AsyncSession, tenant_id: str) -> Sequence[WebForm]:
+    return await FormRepository(session, tenant_id).list()
+
+
+async def update_form(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    form_id: str,
+    data: FormUpdate,
+    actor: dict[str, Any],
+) -> WebForm:
+    form = await get_form(session, tenant_id, form_id)
+    before = _snapshot(form)
+    given = data.model_fields_set
+    for name in ("name", "success_message", "enabled"):
+        if name in given and getattr(data, name) is None:
+            raise InvalidRequest(
+                f"{name} cannot be null.",
+                details=[{"field": name, "message": "may not be null", "type": "null"}],
+            )
+    if "team_id" in given:
+        await _check_team(session, tenant_id, data.team_id)
+        form.team_id = data.team_id
+    if data.name is not None:
+        form.name = data.name
+    if data.fields is not None:
+        form.fields = [f.model_dump(by_alias=True, exclude_none=True) for f in data.fields]
+    if "hidden_fields" in given:
+        form.hidden_fields = data.hidden_fields or {}
+    if "tags" in given:
+        form.tags = data.tags or []
+    if "allowed_origins" in given:
+        form.allowed_origins = data.allowed_origins or []
+    if "redirect_url" in given:
+        form.redirect_url = data.redirect_url
+    if data.success_message is not None:
+        form.success_message = data.success_message
+    if data.spam is not None:
+        form.spam = data.spam.model_dump(by_alias=True)
+    if data.enabled is not None:
+        form.enabled = data.enabled
+    try:
+        check_names_a_lead([FormField.model_validate(f) for f in form.fields], form.hidden_fields)
+    except ValueError as error:
+        raise InvalidRequest(
+            str(error), details=[{"field": "fields", "message": str(error), "type": "value_error"}]
+        ) from None
+    after = _snapshot(form)
+    if after != before:
+        form.updated_at = utcnow()
+        await audit.record(
+            session,
+            tenant_id=tenant_id,
+            action="form.updated",
+            actor=actor,
+            target_type=FORM_TARGET,
+            target_id=form.id,
+            before=before,
+            after=after,
+        )
+    return form
+
+
+async def delete_form(
+    session: AsyncSession, *, tenant_id: str, form_id: str, actor: dict[str, Any]
+) -> None:
+    form = await get_form(session, tenant_id, form_id)
+    before = _snapshot(form)
+    await FormRepository(session, tenant_id).delete(form_id)
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        action="form.deleted",
+        actor=actor,
+        target_type=FORM_TARGET,
+        target_id=form_id,
+        before=before,
+    )
+
+
+# --- a visitor's submission ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PublicForm:
+    form: WebForm
+    tenant: Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What the request says about who posted, from where."""
+
+    address: str | None
+    user_agent: str | None
+    origin: str | None  # the Origin header, or the Referer's origin
+
+
+async def public_form(session: AsyncSession, form_id: str) -> PublicForm:
+    """An enabled form by its public id; a disabled or unknown one is the same 404."""
+    found = (
+        await PublicFormRepository(session).find(form_id) if form_id.startswith("form_") else None
+    )
+    if found is None or not found[0].enabled:
+        raise FormNotFound("No such form.")
+    return PublicForm(*found)
+
+
+def origin_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def own_origins(settings: Settings, request_origin: str) -> set[str]:
+    """leadgate's own origins: where the hosted page is served from."""
+    return {o for o in (origin_of(settings.public_url), request_origin) if o}
+
+
+def check_origin(form: WebForm, visitor: Visitor, own: set[str]) -> None:
+    """A post must come from one of the form's origins, or from the hosted page. A post that
+    names no origin at all (no `Origin`, no `Referer`) is refused too: browsers send one."""
+    if visitor.origin is None:
+        raise OriginNotAllowed("This form accepts posts only from its own pages (no Origin).")
+    if visitor.origin not in own and visitor.origin not in form.allowed_origins:
+        raise OriginNotAllowed(f"This form does not accept posts from {visitor.origin}.")
+
+
+def cors_origin(form: WebForm, origin: str | None) -> str | None:
+    """The origin to name in `Access-Control-Allow-Origin`, if the form allows it."""
+    return origin if origin is not None and origin in form.allowed_origins else None
+
+
+def fill_token(settings: Settings, form_id: str, issued_at: int | None = None) -> str:
+    """`<unix time>.<HMAC>`: when the form was handed out, signed so a bot cannot backdate it."""
+    issued = int(time.time()) if issued_at is None else issued_at
+    return f"{issued}.{_token_mac(settings, form_id, issued)}"
+
+
+def _token_mac(settings: Settings, form_id: str, issued: int) -> str:
+    message = f"form-fill:{form_id}:{issued}".encode()
+    return hmac.new(settings.secret_bytes, message, hashlib.sha256).hexdigest()[:32]
+
+
+def fill_seconds(settings: Settings, form_id: str, token: Any) -> float | None:
+    """Seconds since the token was issued; None when it is missing, forged or from the future."""
+    if not isinstance(token, str) or "." not in token:
+        return None
+    issued_text, mac = token.split(".", 1)
+    if not issued_text.isdigit() or len(issued_text) > 12:
+        return None
+    issued = int(issued_text)
+    if not hmac.compare_digest(mac, _token_mac(settings, form_id, issued)):
+        return None
+    age = time.time() - issued
+    return age if age >= 0 else None
+
+
+def spam_reasons(settings: Settings, form: WebForm, payload: dict[str, Any]) -> list[str]:
+    """Why a submission looks like a bot's (empty: it does not)."""
+    reasons = []
+    spam = form.spam
+    if spam.get("honeypot", True) and payload.get(HONEYPOT_FIELD):
+        reasons.append("honeypot")
+    minimum = int(spam.get("minFillSeconds", 0))
+    if minimum:
+        age = fill_seconds(settings, form.id, payload.get(TOKEN_FIELD))
+        if age is None:
+            reasons.append("no_fill_token")
+        elif age < minimum:
+            reasons.append("too_fast")
+    return reasons
+
+
+def lead_input(form: WebForm, payload: dict[str, Any]) -> dict[str, Any]:
+    """The lead as `POST /leads` would receive it: the form's own fields from the payload,
+    then its hidden fields and tags (which a visitor cannot override)."""
+    errors: list[dict[str, Any]] = []
+    body: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for field in form.fields:
+        name = field["name"]
+        raw = payload.get(name)
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        value = raw.strip() if isinstance(raw, str) else raw
+        if value in (None, ""):
+            if field.get("required"):
+                errors.append(
+                    {"field": name, "message": f"{field['label']} is required.", "type": "missing"}
+                )
+            continue
+        if not isinstance(value, str):
+            errors.append({"field": name, "message": "Must be text.", "type": "string_type"})
+            continue
+        if name in LEAD_FIELDS:
+            body[name] = value
+        else:
+            custom[name] = value
+    if errors:
+        raise InvalidRequest("Some fields need attention.", details=errors)
+    for name, value in form.hidden_fields.items():
+        if name in LEAD_FIELDS:
+            body[name] = value
+        else:
+            custom[name] = value
+    if custom:
+        body["customFields"] = custom
+    if form.tags:
+        body["tags"] = list(form.tags)
+    if form.team_id:
+        body["teamId"] = form.team_id
+    body["requestSource"] = "web_form"
+    return body
+
+
+def validated_lead(form: WebForm, tenant: Tenant, body: dict[str, Any]) -> LeadCreate:
+    """`LeadCreate` from the form's body; errors name the form's own fields."""
+    labels = {f["name"]: f["label"] for f in form.fields}
+    try:
+        return LeadCreate.model_validate(body, context={"phone_region": _region(tenant)})
+    except ValidationError as error:
+        details = validation_details(error.errors())
+        for detail in details:
+            name = str(detail["field"] or "")
+            name = name.removeprefix("customFields.")
+            detail["field"] = name or None
+            if name in labels:
+                detail["message"] = f"{labels[name]}: {detail['message']}"
+        raise InvalidRequest("Some fields need attention.", details=details) from None
+
+
+def _region(tenant: Tenant) -> str:
+    return tenant.phone_region or "US"
+
+
+def form_principal(form: WebForm, tenant: Tenant) -> Principal:
+    """The caller a form is: it may create leads (and the tags it names) in its tenant."""
+    return Principal(
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        api_key_id=form.id,
+        api_key_name=form.name,
+        scopes=frozenset({"leads:write", "tags:write"}),
+        phone_region=tenant.phone_region,
+        duplicate_policy=tenant.duplicate_policy,
+        plan=tenant.plan,
+    )
+
+
+def form_actor(form: WebForm) -> dict[str, Any]:
+    return {"type": "form", "id": form.id, "name": form.name}
+
+
+async def submit(
+    session: AsyncSession,
+    settings: Settings,
+    public: PublicForm,
+    payload: dict[str, Any],
+    visitor: Visitor,
+) -> SubmissionReceived:
+    """Creates the lead, or holds a suspect submission in quarantine. The answer is the same
+    either way, and for a duplicate too."""
+    form, tenant = public.form, public.tenant
+    data = validated_lead(form, tenant, lead_input(form, payload))
+    received = SubmissionReceived(message=form.success_message, redirect_url=form.redirect_url)
+    reasons = spam_reasons(settings, form, payload)
+    if reasons:
+        QuarantineRepository(session, tenant.id).add(
+            QuarantinedSubmission(
+                id=new_id("fsub"),
+                tenant_id=tenant.id,
+                form_id=form.id,
+                lead=body_of(data),
+                reasons=reasons,
+                client_address=visitor.address,
+                user_agent=(visitor.user_agent or "")[:500] or None,
+                created_at=utcnow(),
+            )
+        )
+        return received
+    await _create(session, form, tenant, data)
+    return received
+
+
+def body_of(data: LeadCreate) -> dict[str, Any]:
+    return data.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+
+
+async def _create(
+    session: AsyncSession, form: WebForm, tenant: Tenant, data: LeadCreate
+) -> Released:
+    """The lead through `leads.service.create_lead`; a duplicate under the tenant's `reject`
+    policy is recorded on the existing lead's history instead of being reported."""
+    try:
+        result = await leads.create_lead(
+            session,
+            form_principal(form, tenant),
+            data,
+            request_source="web_form",
+            created_by=form_actor(form),
+        )
+    except DuplicateLead as duplicate:
+        existing = (duplicate.extra or {}).get("existingLeadId")
+        await audit.record(
+            session,
+            tenant_id=tenant.id,
+            action="lead.form_resubmitted",
+            actor=form_actor(form),
+            target_type="lead",
+            target_id=existing,
+            after={"formId": form.id, "submitted": body_of(data)},
+        )
+        return Released(id=form.id, lead_id=existing, outcome="duplicate")
+    return Released(id=form.id, lead_id=result.lead.id, outcome=result.outcome)
+
+
+# --- the quarantine --------------------------------------------------------------------------
+
+
+def quarantined_out(submission: QuarantinedSubmission) -> QuarantinedOut:
+    return QuarantinedOut.model_validate(submission)
+
+
+async def list_quarantine(
+    session: AsyncSession, tenant_id: str, *, form_id: str | None = None, limit: int = 100
+) -> Sequence[QuarantinedSubmission]:
+    return await QuarantineRepository(session, tenant_id).list(form_id=form_id, limit=limit)
+
+
+async def _quarantined(
+    session: AsyncSession, tenant_id: str, submission_id: str
+) -> QuarantinedSubmission:
+    submission = await QuarantineRepository(session, tenant_id).get(submission_id)
+    if submission is None:
+        raise NotFound(f"No quarantined submission {submission_id}.")
+    return submission
+
+
+async def release(
+    session: AsyncSession, *, tenant_id: str, submission_id: str, actor: dict[str, Any]
+) -> Released:
+    """Creates the held lead now (its `lead.created` event fires) and drops the submission."""
+    tenant = await TenantRepository(session).by_id(tenant_id)
+    if tenant is None:
+        raise NotFound(f"No tenant {tenant_id}.")
+    submission = await _quarantined(session, tenant.id, submission_id)
+    form = await get_form(session, tenant.id, submission.form_id)
+    data = LeadCreate.model_validate(submission.lead, context={"phone_region": _region(tenant)})
+    created = await _create(session, form, tenant, data)
+    await QuarantineRepository(session, tenant.id).delete(submission.id)
+    await audit.record(
+        session,
+        tenant_id=tenant.id,
+        action="form_submission.released",
+        actor=actor,
+        target_type="form_submission",
+        target_id=submission.id,
+        after={"formId": form.id, "leadId": created.lead_id, "outcome": created.outcome},
+    )
+    return Released(id=submission.id, lead_id=created.lead_id, outcome=created.outcome)
+
+
+async def delete_quarantined(
+    session: AsyncSession, *, tenant_id: str, submission_id: str, actor: dict[str, Any]
+) -> None:
+    submission = await _quarantined(session, tenant_id, submission_id)
+    await QuarantineRepository(session, tenant_id).delete(submission.id)
+    await audit.record(
+        session,
+        tenant_id=tenant_id,
+        action="form_submission.deleted",
+        actor=actor,
+        target_type="form_submission",
+        target_id=submission.id,
+        before={"formId": submission.form_id, "reasons": submission.reasons},
+    )

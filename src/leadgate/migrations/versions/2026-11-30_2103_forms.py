@@ -1,0 +1,97 @@
+"""Web forms and their quarantine of suspect submissions.
+
+Revision ID: 0010
+Revises: 0007
+Create Date: 2026-11-30 21:03:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+from leadgate.models.base import UTCDateTime
+
+revision: str = "0010"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "forms",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("fields", JSON, nullable=False),
+        sa.Column("hidden_fields", JSON, nullable=False),
+        sa.Column("tags", JSON, nullable=False),
+        sa.Column("team_id", sa.String(length=40), nullable=True),
+        sa.Column("allowed_origins", JSON, nullable=False),
+        sa.Column("redirect_url", sa.Text(), nullable=True),
+        sa.Column("success_message", sa.String(length=500), nullable=False),
+        sa.Column("spam", JSON, nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_forms_team_id_teams"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_forms_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_forms")),
+    )
+    with op.batch_alter_table("forms", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_forms_tenant_id"), ["tenant_id"], unique=False)
+
+    op.create_table(
+        "form_quarantine",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("form_id", sa.String(length=40), nullable=False),
+        sa.Column("lead", JSON, nullable=False),
+        sa.Column("reasons", JSON, nullable=False),
+        sa.Column("client_address", sa.String(length=64), nullable=True),
+        sa.Column("user_agent", sa.String(length=500), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["form_id"],
+            ["forms.id"],
+            name=op.f("fk_form_quarantine_form_id_forms"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_form_quarantine_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_form_quarantine")),
+    )
+    with op.batch_alter_table("form_quarantine", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_form_quarantine_tenant_id"), ["tenant_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_form_quarantine_form_id"), ["form_id"], unique=False)
+        batch_op.create_index(
+            "ix_form_quarantine_tenant_created", ["tenant_id", "created_at"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("form_quarantine", schema=None) as batch_op:
+        batch_op.drop_index("ix_form_quarantine_tenant_created")
+        batch_op.drop_index(batch_op.f("ix_form_quarantine_form_id"))
+        batch_op.drop_index(batch_op.f("ix_form_quarantine_tenant_id"))
+    op.drop_table("form_quarantine")
+    with op.batch_alter_table("forms", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_forms_tenant_id"))
+    op.drop_table("forms")

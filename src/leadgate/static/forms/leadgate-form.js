@@ -1,0 +1,135 @@
+/* leadgate-form.js: turns <form data-leadgate-form="form_…"> into a validated fetch submit.
+   No dependencies; the form still posts without it. */
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  var base = me ? new URL(me.src).origin : location.origin;
+  var HP = "_lg_hp", TS = "_lg_ts";
+
+  function el(tag, attrs) {
+    var e = document.createElement(tag);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    return e;
+  }
+
+  function hidden(form, name, value) {
+    var input = form.elements[name];
+    if (!input) {
+      input = el("input", { type: "hidden", name: name });
+      form.appendChild(input);
+    }
+    if (value != null) input.value = value;
+    return input;
+  }
+
+  function errorBox(form, name) {
+    var box = form.querySelector('[data-leadgate-error="' + name + '"]');
+    var input = form.elements[name];
+    if (!box && input && input.parentNode) {
+      box = el("p", { "data-leadgate-error": name, id: "lg-err-" + name, "class": "lg-error" });
+      input.parentNode.insertBefore(box, input.nextSibling);
+      input.setAttribute("aria-describedby", box.id);
+    }
+    return box;
+  }
+
+  function showError(form, name, text) {
+    var box = errorBox(form, name), input = form.elements[name];
+    if (box) box.textContent = text || "";
+    if (input && input.setAttribute) {
+      if (text) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+  }
+
+  function status(form, text) {
+    var box = form.querySelector("[data-leadgate-status]");
+    if (!box) {
+      box = el("p", { "data-leadgate-status": "", role: "status", "aria-live": "polite" });
+      form.insertBefore(box, form.firstChild);
+    }
+    box.textContent = text;
+  }
+
+  function fields(form) {
+    var out = [];
+    for (var i = 0; i < form.elements.length; i++) {
+      var f = form.elements[i];
+      if (f.name && f.willValidate && f.type !== "hidden") out.push(f);
+    }
+    return out;
+  }
+
+  function validate(form) {
+    var first = null;
+    fields(form).forEach(function (f) {
+      var ok = f.checkValidity();
+      showError(form, f.name, ok ? "" : f.validationMessage);
+      if (!ok && !first) first = f;
+    });
+    if (first) first.focus();
+    return !first;
+  }
+
+  function setup(form) {
+    var id = form.getAttribute("data-leadgate-form");
+    var url = base + "/f/" + encodeURIComponent(id);
+    if (!form.getAttribute("action")) form.setAttribute("action", url);
+    form.setAttribute("method", "post");
+    form.noValidate = true;
+    if (!form.elements[HP]) {
+      var trap = el("input", { type: "text", name: HP, tabindex: "-1", autocomplete: "off",
+        "aria-hidden": "true", style: "position:absolute;left:-9999px" });
+      form.appendChild(trap);
+    }
+    if (!form.hasAttribute("data-leadgate-hosted")) {
+      fetch(url + "/token", { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) { hidden(form, TS, j.token); })
+        .catch(function () {});
+    }
+    fields(form).forEach(function (f) {
+      f.addEventListener("blur", function () {
+        if (f.value) showError(form, f.name, f.checkValidity() ? "" : f.validationMessage);
+      });
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!validate(form)) return;
+      var data = {}, fd = new FormData(form);
+      fd.forEach(function (v, k) { if (!(k in data)) data[k] = v; });
+      var button = form.querySelector("[type=submit]");
+      if (button) button.disabled = true;
+      fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(data)
+      }).then(function (r) {
+        return r.json().then(function (j) { return { ok: r.ok, body: j }; });
+      }).then(function (res) {
+        if (button) button.disabled = false;
+        var b = res.body || {};
+        if (res.ok) {
+          form.dispatchEvent(new CustomEvent("leadgate:success", { detail: b }));
+          if (b.redirectUrl) { location.href = b.redirectUrl; return; }
+          form.reset();
+          status(form, b.message);
+          return;
+        }
+        (b.details || []).forEach(function (d) { if (d.field) showError(form, d.field, d.message); });
+        status(form, b.message || "The form could not be sent.");
+        form.dispatchEvent(new CustomEvent("leadgate:error", { detail: b }));
+      }).catch(function () {
+        if (button) button.disabled = false;
+        status(form, "The form could not be sent. Check your connection and retry.");
+      });
+    });
+  }
+
+  function init() {
+    var forms = document.querySelectorAll("form[data-leadgate-form]");
+    for (var i = 0; i < forms.length; i++) setup(forms[i]);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
