@@ -61,9 +61,12 @@ def _cors(form: WebForm, visitor: service.Visitor) -> dict[str, str]:
 def page_policy(form: WebForm | None) -> str:
     """The hosted pages' CSP: leadgate's own files only; framed only by the form's origins."""
     ancestors = " ".join(["'self'", *(form.allowed_origins if form else [])])
+    # A plain post's 303 to the redirect URL is a form action too, for the browser.
+    redirect = service.origin_of(form.redirect_url) if form else None
+    actions = " ".join(["'self'", *([redirect] if redirect else [])])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"connect-src 'self'; form-action {actions}; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )
 

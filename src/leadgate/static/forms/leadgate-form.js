@@ -22,10 +22,12 @@
     return input;
   }
 
-  function errorBox(form, name) {
+  function errorBox(form, name, create) {
     var box = form.querySelector('[data-leadgate-error="' + name + '"]');
     var input = form.elements[name];
-    if (!box && input && input.parentNode) {
+    // Made only when there is something to say: a box appearing on blur would move the
+    // button a click is about to land on.
+    if (!box && create && input && input.parentNode) {
       box = el("p", { "data-leadgate-error": name, id: "lg-err-" + name, "class": "lg-error" });
       input.parentNode.insertBefore(box, input.nextSibling);
       input.setAttribute("aria-describedby", box.id);
@@ -34,7 +36,7 @@
   }
 
   function showError(form, name, text) {
-    var box = errorBox(form, name), input = form.elements[name];
+    var box = errorBox(form, name, !!text), input = form.elements[name];
     if (box) box.textContent = text || "";
     if (input && input.setAttribute) {
       if (text) input.setAttribute("aria-invalid", "true");
@@ -89,8 +91,12 @@
         .catch(function () {});
     }
     fields(form).forEach(function (f) {
+      // Errors clear while typing and appear on leaving a field, so nothing moves under a click.
+      f.addEventListener("input", function () {
+        if (f.checkValidity()) showError(form, f.name, "");
+      });
       f.addEventListener("blur", function () {
-        if (f.value) showError(form, f.name, f.checkValidity() ? "" : f.validationMessage);
+        if (f.value && !f.checkValidity()) showError(form, f.name, f.validationMessage);
       });
     });
     form.addEventListener("submit", function (event) {
