@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+import altcha
 import httpx
 import pytest
 
@@ -44,7 +45,7 @@ def make_form(client: httpx.Client, tenant: TenantInfo, **fields: Any) -> dict[s
         "allowedOrigins": [SHOP],
         "hiddenFields": {"source": "website"},
         "tags": ["web"],
-        "spam": {"honeypot": True, "minFillSeconds": 0},
+        "spam": {"honeypot": True, "minFillSeconds": 0, "proofOfWork": False},
         **fields,
     }
     response = client.post("/api/v1/forms", json=body, headers=tenant.headers)
@@ -470,7 +471,9 @@ def test_minimum_fill_time_uses_the_signed_timestamp(
     backend: Backend, client: httpx.Client
 ) -> None:
     tenant = create_tenant(backend)
-    form = make_form(client, tenant, spam={"honeypot": True, "minFillSeconds": 5})
+    form = make_form(
+        client, tenant, spam={"honeypot": True, "minFillSeconds": 5, "proofOfWork": False}
+    )
     url = f"/f/{form['id']}"
     old = fill_token(backend.settings, form["id"], int(time.time()) - 60)
     fresh = client.get(f"{url}/token", headers={"Origin": SHOP})
@@ -487,3 +490,40 @@ def test_minimum_fill_time_uses_the_signed_timestamp(
     assert len(leads_of(backend, tenant)) == 1
     page = client.get(url)
     assert 'name="_lg_ts" value="' in page.text
+
+
+def solve(client: httpx.Client, form_id: str) -> str:
+    challenge = client.get(f"/f/{form_id}/challenge", headers={"Origin": SHOP})
+    assert challenge.status_code == 200
+    assert challenge.headers["access-control-allow-origin"] == SHOP
+    parsed = altcha.Challenge.from_dict(challenge.json())
+    solution = altcha.solve_challenge(parsed)
+    assert solution is not None
+    return str(altcha.Payload(parsed, solution).to_base64())
+
+
+def test_proof_of_work_is_on_by_default(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    form = make_form(client, tenant, spam={"minFillSeconds": 0})
+    other = make_form(client, tenant, spam={"minFillSeconds": 0})
+    assert form["spam"] == {"honeypot": True, "minFillSeconds": 0, "proofOfWork": True}
+    url = f"/f/{form['id']}"
+    solved = solve(client, form["id"])
+    tampered = solved[:-8] + ("A" * 8 if not solved.endswith("A" * 8) else "B" * 8)
+    cases = {
+        "solved": solved,
+        "other_form": solve(client, other["id"]),
+        "tampered": tampered,
+        "garbage": "not base64 at all",
+        "missing": None,
+    }
+    for proof in cases.values():
+        body = visitor() if proof is None else {**visitor(), "altcha": proof}
+        assert client.post(url, json=body, headers=JSON_HEADERS).status_code == 200
+    held = fetch_rows(backend, QuarantinedSubmission, tenant.id)
+    assert [h.reasons for h in held] == [["no_proof_of_work"]] * 4
+    assert len(leads_of(backend, tenant)) == 1
+    page = client.get(url)
+    assert f'challenge="/f/{form["id"]}/challenge"' in page.text
+    token = client.get(f"{url}/token", headers={"Origin": SHOP}).json()
+    assert token["proofOfWork"] is True

@@ -238,6 +238,15 @@ class Settings(BaseSettings):
     forms_address_rate_limit_per_minute: int = Field(
         10, ge=1, description="Form submissions one client address may make per minute."
     )
+    forms_proof_of_work_cost: int = Field(
+        200,
+        ge=1,
+        description="SHA-256 rounds per attempt of a form's proof-of-work challenge (ALTCHA); "
+        "a browser makes about 128 attempts on average (about a second at 200 in chromium).",
+    )
+    forms_proof_of_work_seconds: int = Field(
+        600, ge=10, description="How long a form's proof-of-work challenge may be solved and used."
+    )
 
     @field_validator("base_domain")
     @classmethod

@@ -101,6 +101,7 @@ def _page(
             "honeypot": form.spam.get("honeypot", True),
             "honeypot_field": service.HONEYPOT_FIELD,
             "token_field": service.TOKEN_FIELD,
+            "proof_of_work": service.proof_of_work_on(form),
         },
         status_code=status_code,
     )
@@ -152,11 +153,22 @@ async def fill_token(request: Request, form_id: str, session: Session) -> JsonRe
     visitor = _visitor(request)
     headers = {**_cors(public.form, visitor), "Cache-Control": "no-store"}
     token = service.fill_token(get_settings(request), public.form.id)
-    return JsonResponse({"token": token}, headers=headers)
+    proof = service.proof_of_work_on(public.form)
+    return JsonResponse({"token": token, "proofOfWork": proof}, headers=headers)
+
+
+@router.get("/f/{form_id}/challenge")
+async def proof_of_work_challenge(request: Request, form_id: str, session: Session) -> JsonResponse:
+    """An ALTCHA proof-of-work challenge for this form (the widget fetches it)."""
+    public = await service.public_form(session, form_id)
+    headers = {**_cors(public.form, _visitor(request)), "Cache-Control": "no-store"}
+    challenge = service.proof_of_work_challenge(get_settings(request), public.form.id)
+    return JsonResponse(challenge, headers=headers)
 
 
 @router.options("/f/{form_id}")
 @router.options("/f/{form_id}/token")
+@router.options("/f/{form_id}/challenge")
 async def preflight(request: Request, form_id: str, session: Session) -> Response:
     """CORS preflight: answered only for the form's allowed origins."""
     public = await service.public_form(session, form_id)

@@ -52,11 +52,13 @@ class FormField(RequestModel):
 
 
 class FormSpam(RequestModel):
-    """Bot defences: a hidden field people leave empty, and a minimum time between the form
-    being issued and posted (a signed timestamp in the form)."""
+    """Bot defences: a hidden field people leave empty, a minimum time between the form being
+    issued and posted (a signed timestamp in the form), and a proof-of-work (ALTCHA) the
+    hosted page and the embed script solve in the browser."""
 
     honeypot: bool = True
     min_fill_seconds: int = Field(3, ge=0, le=3600)
+    proof_of_work: bool = True
 
 
 def _origin(value: str) -> str:
@@ -161,6 +163,7 @@ class FormFieldOut(ResponseModel):
 class FormSpamOut(ResponseModel):
     honeypot: bool
     min_fill_seconds: int
+    proof_of_work: bool
 
 
 class FormUrls(ResponseModel):

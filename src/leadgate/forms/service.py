@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import altcha
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,7 @@ from leadgate.tenants.repository import TeamRepository, TenantRepository
 
 FORM_TARGET = "form"
 HONEYPOT_FIELD = "_lg_hp"
+PROOF_FIELD = "altcha"  # the ALTCHA widget's field name
 TOKEN_FIELD = "_lg_ts"  # noqa: S105 - a field name, not a secret
 
 
@@ -83,6 +85,7 @@ def form_out(form: WebForm, settings: Settings) -> FormOut:
         spam=FormSpamOut(
             honeypot=bool(form.spam.get("honeypot", True)),
             min_fill_seconds=int(form.spam.get("minFillSeconds", 0)),
+            proof_of_work=proof_of_work_on(form),
         ),
         enabled=form.enabled,
         urls=FormUrls(
@@ -322,6 +325,41 @@ def fill_seconds(settings: Settings, form_id: str, token: Any) -> float | None:
     return age if age >= 0 else None
 
 
+def proof_of_work_on(form: WebForm) -> bool:
+    return bool(form.spam.get("proofOfWork", True))
+
+
+def _pow_secret(settings: Settings) -> bytes:
+    return hmac.new(settings.secret_bytes, b"leadgate-form-proof-of-work", "sha256").digest()
+
+
+def proof_of_work_challenge(settings: Settings, form_id: str) -> dict[str, Any]:
+    """An ALTCHA challenge bound to this form, signed with a key derived from the server secret."""
+    challenge = altcha.create_challenge(
+        algorithm="SHA-256",
+        cost=settings.forms_proof_of_work_cost,
+        key_prefix="00",
+        expires_at=int(time.time()) + settings.forms_proof_of_work_seconds,
+        data={"formId": form_id},
+        hmac_secret=_pow_secret(settings),
+    )
+    result: dict[str, Any] = challenge.to_dict()
+    return result
+
+
+def proof_of_work_done(settings: Settings, form_id: str, payload: Any) -> bool:
+    """Whether `payload` solves an unexpired challenge issued for this form."""
+    if not isinstance(payload, str) or not payload or len(payload) > 4000:
+        return False
+    try:
+        verified = altcha.verify_solution(payload, _pow_secret(settings)).verified
+        parsed = altcha.Payload.from_base64(payload).to_dict()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+    data = parsed.get("challenge", {}).get("parameters", {}).get("data") or {}
+    return bool(verified) and data.get("formId") == form_id
+
+
 def spam_reasons(settings: Settings, form: WebForm, payload: dict[str, Any]) -> list[str]:
     """Why a submission looks like a bot's (empty: it does not)."""
     reasons = []
@@ -335,6 +373,10 @@ def spam_reasons(settings: Settings, form: WebForm, payload: dict[str, Any]) -> 
             reasons.append("no_fill_token")
         elif age < minimum:
             reasons.append("too_fast")
+    if proof_of_work_on(form) and not proof_of_work_done(
+        settings, form.id, payload.get(PROOF_FIELD)
+    ):
+        reasons.append("no_proof_of_work")
     return reasons
 
 

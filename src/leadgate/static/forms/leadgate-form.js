@@ -84,10 +84,27 @@
         "aria-hidden": "true", style: "position:absolute;left:-9999px" });
       form.appendChild(trap);
     }
+    var waiting = null;
+    function proof(w) {
+      w.addEventListener("verified", function (e) {
+        hidden(form, "altcha", e.detail && e.detail.payload);
+        if (waiting) { var go = waiting; waiting = null; go(); }
+      });
+    }
+    if (form.querySelector("altcha-widget")) proof(form.querySelector("altcha-widget"));
     if (!form.hasAttribute("data-leadgate-hosted")) {
       fetch(url + "/token", { headers: { Accept: "application/json" } })
         .then(function (r) { return r.json(); })
-        .then(function (j) { hidden(form, TS, j.token); })
+        .then(function (j) {
+          hidden(form, TS, j.token);
+          if (j.proofOfWork && !form.querySelector("altcha-widget")) {
+            var w = el("altcha-widget", { challenge: url + "/challenge", name: "altcha",
+              auto: "onload", hidelogo: "", hidefooter: "" });
+            form.insertBefore(w, form.querySelector("[type=submit]"));
+            proof(w);
+            document.head.appendChild(el("script", { src: base + "/static/vendor/altcha/altcha.umd.min.js" }));
+          }
+        })
         .catch(function () {});
     }
     fields(form).forEach(function (f) {
@@ -99,9 +116,7 @@
         if (f.value && !f.checkValidity()) showError(form, f.name, f.validationMessage);
       });
     });
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      if (!validate(form)) return;
+    function send() {
       var data = {}, fd = new FormData(form);
       fd.forEach(function (v, k) { if (!(k in data)) data[k] = v; });
       var button = form.querySelector("[type=submit]");
@@ -129,6 +144,18 @@
         if (button) button.disabled = false;
         status(form, "The form could not be sent. Check your connection and retry.");
       });
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!validate(form)) return;
+      // The proof of work runs from page load; a visitor faster than it waits for it here.
+      var w = form.querySelector("altcha-widget");
+      if (w && !(form.elements.altcha && form.elements.altcha.value)) {
+        status(form, "Verifying…");
+        waiting = send;
+        return;
+      }
+      send();
     });
   }
 
