@@ -517,11 +517,12 @@ def test_proof_of_work_is_on_by_default(backend: Backend, client: httpx.Client) 
         "garbage": "not base64 at all",
         "missing": None,
     }
+    cases["replayed"] = solved
     for proof in cases.values():
         body = visitor() if proof is None else {**visitor(), "altcha": proof}
         assert client.post(url, json=body, headers=JSON_HEADERS).status_code == 200
     held = fetch_rows(backend, QuarantinedSubmission, tenant.id)
-    assert [h.reasons for h in held] == [["no_proof_of_work"]] * 4
+    assert [h.reasons for h in held] == [["no_proof_of_work"]] * 5
     assert len(leads_of(backend, tenant)) == 1
     page = client.get(url)
     assert f'challenge="/f/{form["id"]}/challenge"' in page.text

@@ -239,7 +239,11 @@ async def submit(request: Request, form_id: str, session: Session) -> Response:
         service.check_origin(public.form, visitor, _own_origins(request))
         await limiter.admit_address("form", public.form.id, settings.forms_rate_limit_per_minute)
         payload = await _submission(request)
-        received = await service.submit(session, settings, public, payload, visitor)
+
+        async def first_use(proof: str) -> bool:
+            return await limiter.first_use("formpow", proof, settings.forms_proof_of_work_seconds)
+
+        received = await service.submit(session, settings, public, payload, visitor, first_use)
     except ApiError as error:
         if public is not None:
             error.headers.update(_cors(public.form, visitor))

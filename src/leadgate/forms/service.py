@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -347,8 +347,14 @@ def proof_of_work_challenge(settings: Settings, form_id: str) -> dict[str, Any]:
     return result
 
 
-def proof_of_work_done(settings: Settings, form_id: str, payload: Any) -> bool:
-    """Whether `payload` solves an unexpired challenge issued for this form."""
+FirstUse = Callable[[str], Awaitable[bool]]
+
+
+async def proof_of_work_done(
+    settings: Settings, form_id: str, payload: Any, first_use: FirstUse
+) -> bool:
+    """Whether `payload` solves an unexpired challenge issued for this form, presented for the
+    first time (a bot may not solve once and post the solution again)."""
     if not isinstance(payload, str) or not payload or len(payload) > 4000:
         return False
     try:
@@ -356,11 +362,16 @@ def proof_of_work_done(settings: Settings, form_id: str, payload: Any) -> bool:
         parsed = altcha.Payload.from_base64(payload).to_dict()
     except (ValueError, TypeError, KeyError, AttributeError):
         return False
-    data = parsed.get("challenge", {}).get("parameters", {}).get("data") or {}
-    return bool(verified) and data.get("formId") == form_id
+    challenge = parsed.get("challenge", {})
+    data = challenge.get("parameters", {}).get("data") or {}
+    if not verified or data.get("formId") != form_id:
+        return False
+    return await first_use(str(challenge.get("signature", "")))
 
 
-def spam_reasons(settings: Settings, form: WebForm, payload: dict[str, Any]) -> list[str]:
+async def spam_reasons(
+    settings: Settings, form: WebForm, payload: dict[str, Any], first_use: FirstUse
+) -> list[str]:
     """Why a submission looks like a bot's (empty: it does not)."""
     reasons = []
     spam = form.spam
@@ -373,8 +384,8 @@ def spam_reasons(settings: Settings, form: WebForm, payload: dict[str, Any]) -> 
             reasons.append("no_fill_token")
         elif age < minimum:
             reasons.append("too_fast")
-    if proof_of_work_on(form) and not proof_of_work_done(
-        settings, form.id, payload.get(PROOF_FIELD)
+    if proof_of_work_on(form) and not await proof_of_work_done(
+        settings, form.id, payload.get(PROOF_FIELD), first_use
     ):
         reasons.append("no_proof_of_work")
     return reasons
@@ -466,13 +477,14 @@ async def submit(
     public: PublicForm,
     payload: dict[str, Any],
     visitor: Visitor,
+    first_use: FirstUse,
 ) -> SubmissionReceived:
     """Creates the lead, or holds a suspect submission in quarantine. The answer is the same
     either way, and for a duplicate too."""
     form, tenant = public.form, public.tenant
     data = validated_lead(form, tenant, lead_input(form, payload))
     received = SubmissionReceived(message=form.success_message, redirect_url=form.redirect_url)
-    reasons = spam_reasons(settings, form, payload)
+    reasons = await spam_reasons(settings, form, payload, first_use)
     if reasons:
         QuarantineRepository(session, tenant.id).add(
             QuarantinedSubmission(
