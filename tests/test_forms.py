@@ -5,14 +5,17 @@ and the quarantine."""
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import altcha
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from leadgate.forms.service import fill_token
 from leadgate.models import AuditEvent, Event, Lead, QuarantinedSubmission, WebForm
@@ -25,6 +28,7 @@ from tests.factories import (
     create_tenant,
     fetch_rows,
 )
+from tests.receiver import Received, running_receiver
 
 SHOP = "https://shop.example"
 FIELDS = [
@@ -506,7 +510,13 @@ def test_proof_of_work_is_on_by_default(backend: Backend, client: httpx.Client) 
     tenant = create_tenant(backend)
     form = make_form(client, tenant, spam={"minFillSeconds": 0})
     other = make_form(client, tenant, spam={"minFillSeconds": 0})
-    assert form["spam"] == {"honeypot": True, "minFillSeconds": 0, "proofOfWork": True}
+    assert form["spam"] == {
+        "honeypot": True,
+        "minFillSeconds": 0,
+        "proofOfWork": True,
+        "captcha": None,
+        "captchaSiteKey": None,
+    }
     url = f"/f/{form['id']}"
     solved = solve(client, form["id"])
     tampered = solved[:-8] + ("A" * 8 if not solved.endswith("A" * 8) else "B" * 8)
@@ -528,3 +538,56 @@ def test_proof_of_work_is_on_by_default(backend: Backend, client: httpx.Client) 
     assert f'challenge="/f/{form["id"]}/challenge"' in page.text
     token = client.get(f"{url}/token", headers={"Origin": SHOP}).json()
     assert token["proofOfWork"] is True
+
+
+def siteverify(_n: int, request: Received) -> tuple[int, dict[str, str], bytes]:
+    """A stand-in for a CAPTCHA provider's siteverify: one secret, one good answer."""
+    form = dict(parse_qsl(request.body.decode()))
+    ok = form.get("secret") == "captcha-secret" and form.get("response") == "good-answer"
+    return 200, {"Content-Type": "application/json"}, json.dumps({"success": ok}).encode()
+
+
+@pytest.mark.parametrize(
+    ("provider", "field"),
+    [
+        ("turnstile", "cf-turnstile-response"),
+        ("hcaptcha", "h-captcha-response"),
+        ("recaptcha", "g-recaptcha-response"),
+    ],
+)
+def test_captcha_answers_are_verified_with_the_provider(
+    backend: Backend, client: httpx.Client, provider: str, field: str
+) -> None:
+    tenant = create_tenant(backend)
+    spam = {
+        "minFillSeconds": 0,
+        "proofOfWork": False,
+        "captcha": provider,
+        "captchaSiteKey": "site",
+    }
+    unconfigured = client.post(
+        "/api/v1/forms", json={"name": "c", "fields": FIELDS, "spam": spam}, headers=tenant.headers
+    )
+    assert unconfigured.status_code == 400
+    assert unconfigured.json()["details"][0]["field"] == "spam.captcha"
+    assert count_rows(backend, WebForm, tenant.id) == 0
+    with running_receiver(siteverify) as provider_server:
+        settings = {
+            f"forms_{provider}_secret": SecretStr("captcha-secret"),
+            f"forms_{provider}_verify_url": provider_server.url,
+        }
+        with app_server(backend, **settings) as server, httpx.Client(base_url=server.url) as http:
+            form = make_form(http, tenant, spam=spam)
+            assert form["spam"]["captcha"] == provider
+            page = http.get(f"/f/{form['id']}")
+            assert 'data-sitekey="site"' in page.text
+            assert "captcha-secret" not in page.text
+            for answer in ("good-answer", "bad-answer", None):
+                body = visitor() if answer is None else {**visitor(), field: answer}
+                response = http.post(f"/f/{form['id']}", json=body, headers=JSON_HEADERS)
+                assert response.status_code == 200
+        assert len(provider_server.received()) == 2  # no answer: the provider is not asked
+        assert dict(parse_qsl(provider_server.received()[0].body.decode()))["remoteip"]
+    assert len(leads_of(backend, tenant)) == 1
+    reasons = [h.reasons for h in fetch_rows(backend, QuarantinedSubmission, tenant.id)]
+    assert reasons == [["captcha_failed"], ["captcha_failed"]]

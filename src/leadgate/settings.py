@@ -244,6 +244,26 @@ class Settings(BaseSettings):
         description="SHA-256 rounds per attempt of a form's proof-of-work challenge (ALTCHA); "
         "a browser makes about 128 attempts on average (about a second at 200 in chromium).",
     )
+    forms_turnstile_secret: SecretStr | None = Field(
+        None, description="Cloudflare Turnstile secret key: lets forms use `captcha: turnstile`."
+    )
+    forms_turnstile_verify_url: str = Field(
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        description="Where Turnstile answers are verified.",
+    )
+    forms_hcaptcha_secret: SecretStr | None = Field(
+        None, description="hCaptcha secret key: lets forms use `captcha: hcaptcha`."
+    )
+    forms_hcaptcha_verify_url: str = Field(
+        "https://api.hcaptcha.com/siteverify", description="Where hCaptcha answers are verified."
+    )
+    forms_recaptcha_secret: SecretStr | None = Field(
+        None, description="Google reCAPTCHA (v2) secret key: lets forms use `captcha: recaptcha`."
+    )
+    forms_recaptcha_verify_url: str = Field(
+        "https://www.google.com/recaptcha/api/siteverify",
+        description="Where reCAPTCHA answers are verified.",
+    )
     forms_proof_of_work_seconds: int = Field(
         600, ge=10, description="How long a form's proof-of-work challenge may be solved and used."
     )

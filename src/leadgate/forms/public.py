@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.errors import ApiError, InvalidRequest
-from leadgate.forms import service
+from leadgate.forms import captcha, service
 from leadgate.forms.schemas import default_type
 from leadgate.models import WebForm
 from leadgate.payload import JSON_TYPES, MAX_FORM_FIELDS, find_nul, media_type, read_payload
@@ -64,11 +64,16 @@ def page_policy(form: WebForm | None) -> str:
     # A plain post's 303 to the redirect URL is a form action too, for the browser.
     redirect = service.origin_of(form.redirect_url) if form else None
     actions = " ".join(["'self'", *([redirect] if redirect else [])])
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action {actions}; base-uri 'none'; "
-        f"frame-ancestors {ancestors}"
+    provider = captcha.PROVIDERS.get(str(form.spam.get("captcha"))) if form else None
+    third = " ".join(provider.origins) if provider else ""
+    policy = (
+        f"default-src 'none'; script-src 'self' {third}; style-src 'self'; "
+        f"img-src 'self' data:; connect-src 'self' {third}; form-action {actions}; "
+        f"base-uri 'none'; frame-ancestors {ancestors}"
     )
+    if provider:
+        policy += f"; frame-src {third}"
+    return policy.replace("  ", " ").replace(" ;", ";")
 
 
 def _fields(form: WebForm) -> list[dict[str, Any]]:
@@ -102,6 +107,8 @@ def _page(
             "honeypot_field": service.HONEYPOT_FIELD,
             "token_field": service.TOKEN_FIELD,
             "proof_of_work": service.proof_of_work_on(form),
+            "captcha": captcha.PROVIDERS.get(str(form.spam.get("captcha"))),
+            "captcha_site_key": form.spam.get("captchaSiteKey"),
         },
         status_code=status_code,
     )

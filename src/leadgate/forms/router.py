@@ -36,7 +36,11 @@ async def create_form(request: Request, principal: FormsWrite, session: Session)
     this form's rules. `urls` has the hosted page, the submit URL and the embed script."""
     body = await read_body(request, FormCreate)
     form = await service.create_form(
-        session, tenant_id=principal.tenant_id, data=body, actor=principal.actor
+        session,
+        get_settings(request),
+        tenant_id=principal.tenant_id,
+        data=body,
+        actor=principal.actor,
     )
     return service.form_out(form, get_settings(request))
 
@@ -67,7 +71,12 @@ async def update_form(
 ) -> FormOut:
     body = await read_body(request, FormUpdate)
     form = await service.update_form(
-        session, tenant_id=principal.tenant_id, form_id=form_id, data=body, actor=principal.actor
+        session,
+        get_settings(request),
+        tenant_id=principal.tenant_id,
+        form_id=form_id,
+        data=body,
+        actor=principal.actor,
     )
     return service.form_out(form, get_settings(request))
 

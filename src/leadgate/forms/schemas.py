@@ -59,6 +59,15 @@ class FormSpam(RequestModel):
     honeypot: bool = True
     min_fill_seconds: int = Field(3, ge=0, le=3600)
     proof_of_work: bool = True
+    # A third-party CAPTCHA as well (its secret and verify URL are server settings).
+    captcha: Literal["turnstile", "hcaptcha", "recaptcha"] | None = None
+    captcha_site_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _site_key(self) -> FormSpam:
+        if self.captcha is not None and self.captcha_site_key is None:
+            raise ValueError("captchaSiteKey is required with captcha")
+        return self
 
 
 def _origin(value: str) -> str:
@@ -164,6 +173,8 @@ class FormSpamOut(ResponseModel):
     honeypot: bool
     min_fill_seconds: int
     proof_of_work: bool
+    captcha: str | None
+    captcha_site_key: str | None
 
 
 class FormUrls(ResponseModel):

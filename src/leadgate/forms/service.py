@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadgate import audit
 from leadgate.auth.principal import Principal
 from leadgate.errors import ApiError, DuplicateLead, InvalidRequest, NotFound, validation_details
+from leadgate.forms import captcha
 from leadgate.forms.repository import FormRepository, PublicFormRepository, QuarantineRepository
 from leadgate.forms.schemas import (
     DEFAULT_MESSAGE,
@@ -86,6 +87,8 @@ def form_out(form: WebForm, settings: Settings) -> FormOut:
             honeypot=bool(form.spam.get("honeypot", True)),
             min_fill_seconds=int(form.spam.get("minFillSeconds", 0)),
             proof_of_work=proof_of_work_on(form),
+            captcha=form.spam.get("captcha"),
+            captcha_site_key=form.spam.get("captchaSiteKey"),
         ),
         enabled=form.enabled,
         urls=FormUrls(
@@ -121,9 +124,29 @@ async def _check_team(session: AsyncSession, tenant_id: str, team_id: str | None
         )
 
 
+def _check_captcha(settings: Settings, spam: FormSpam | None) -> None:
+    if (
+        spam is not None
+        and spam.captcha is not None
+        and not captcha.configured(settings, spam.captcha)
+    ):
+        raise InvalidRequest(
+            f"This server has no {spam.captcha} secret configured.",
+            details=[
+                {"field": "spam.captcha", "message": "not configured here", "type": "unavailable"}
+            ],
+        )
+
+
 async def create_form(
-    session: AsyncSession, *, tenant_id: str, data: FormCreate, actor: dict[str, Any]
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    data: FormCreate,
+    actor: dict[str, Any],
 ) -> WebForm:
+    _check_captcha(settings, data.spam)
     await _check_team(session, tenant_id, data.team_id)
     now = utcnow()
     spam: dict[str, Any] = (data.spam or FormSpam()).model_dump(by_alias=True)
@@ -169,6 +192,7 @@ async def list_forms(session: AsyncSession, tenant_id: str) -> Sequence[WebForm]
 
 async def update_form(
     session: AsyncSession,
+    settings: Settings,
     *,
     tenant_id: str,
     form_id: str,
@@ -176,6 +200,7 @@ async def update_form(
     actor: dict[str, Any],
 ) -> WebForm:
     form = await get_form(session, tenant_id, form_id)
+    _check_captcha(settings, data.spam)
     before = _snapshot(form)
     given = data.model_fields_set
     for name in ("name", "success_message", "enabled"):
@@ -370,7 +395,11 @@ async def proof_of_work_done(
 
 
 async def spam_reasons(
-    settings: Settings, form: WebForm, payload: dict[str, Any], first_use: FirstUse
+    settings: Settings,
+    form: WebForm,
+    payload: dict[str, Any],
+    visitor: Visitor,
+    first_use: FirstUse,
 ) -> list[str]:
     """Why a submission looks like a bot's (empty: it does not)."""
     reasons = []
@@ -388,6 +417,11 @@ async def spam_reasons(
         settings, form.id, payload.get(PROOF_FIELD), first_use
     ):
         reasons.append("no_proof_of_work")
+    provider = spam.get("captcha")
+    if provider and not await captcha.verify(
+        settings, provider, payload.get(captcha.PROVIDERS[provider].field), visitor.address
+    ):
+        reasons.append("captcha_failed")
     return reasons
 
 
@@ -484,7 +518,7 @@ async def submit(
     form, tenant = public.form, public.tenant
     data = validated_lead(form, tenant, lead_input(form, payload))
     received = SubmissionReceived(message=form.success_message, redirect_url=form.redirect_url)
-    reasons = await spam_reasons(settings, form, payload, first_use)
+    reasons = await spam_reasons(settings, form, payload, visitor, first_use)
     if reasons:
         QuarantineRepository(session, tenant.id).add(
             QuarantinedSubmission(
