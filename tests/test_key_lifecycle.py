@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from leadgate.api_keys.sweep import sweep_once
 from leadgate.models import ApiKey, AuditEvent, Event, utcnow
 from tests.conftest import Backend
-from tests.factories import create_api_key, create_tenant, fetch_rows, update_row
+from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead, update_row
 
 
 def _audits(backend: Backend, tenant_id: str, action: str, key_id: str) -> list[AuditEvent]:
@@ -37,6 +37,15 @@ def test_a_key_expiring_within_7_days_warns_in_headers(
     assert response.headers["Deprecation"] == f"@{int((expires - timedelta(days=7)).timestamp())}"
     assert parsedate_to_datetime(response.headers["Sunset"]) == expires.replace(microsecond=0)
     assert response.headers["Warning"].startswith('299 leadgate "API key ' + soon.id)
+    # Every response of the key carries them: a created lead (its recorded body) and a 403.
+    writer = create_api_key(backend, tenant, ["leads:write"], expiration_in_days=30)
+    update_row(backend, ApiKey, writer.id, expires_at=expires)
+    created = client.post("/api/v1/leads", json=unique_lead(), headers=writer.headers)
+    assert created.status_code == 201
+    assert created.headers["Sunset"] == response.headers["Sunset"]
+    refused = client.get("/api/v1/leads", headers=writer.headers)
+    assert refused.status_code == 403
+    assert refused.headers["Sunset"] == response.headers["Sunset"]
     later = create_api_key(backend, tenant, ["leads:read"], expiration_in_days=30)
     quiet = client.get("/api/v1/api-keys/self", headers=later.headers)
     assert "Deprecation" not in quiet.headers
@@ -147,7 +156,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
     """If the invalidation channel is unreachable, every verification reads the database."""
     import asyncio
 
-    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.api_keys.cache import KeyCache
+    from leadgate.api_keys.repository import VerifiedKey
     from leadgate.redis import create_redis
     from leadgate.settings import Settings
 
@@ -158,7 +168,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
     entry = VerifiedKey(
         key_id="key_x", tenant_id="ten_x", tenant_slug="x", name="x", scopes=frozenset(),
         team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
-        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        expires_at=None, revoked_at=None, secret_id="sec_x", secret_expires_at=None,
+        enforce_mtls=False,
         mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
         created_by={},
     )  # fmt: skip
@@ -183,7 +194,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
 def test_cache_entries_expire_after_the_ttl() -> None:
     import time
 
-    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.api_keys.cache import KeyCache
+    from leadgate.api_keys.repository import VerifiedKey
     from leadgate.settings import Settings
 
     cache = KeyCache(
@@ -192,7 +204,8 @@ def test_cache_entries_expire_after_the_ttl() -> None:
     entry = VerifiedKey(
         key_id="key_y", tenant_id="ten_y", tenant_slug="y", name="y", scopes=frozenset(),
         team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
-        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        expires_at=None, revoked_at=None, secret_id="sec_x", secret_expires_at=None,
+        enforce_mtls=False,
         mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
         created_by={},
     )  # fmt: skip
@@ -208,7 +221,7 @@ def test_cache_entries_expire_after_the_ttl() -> None:
 
 
 def test_who_may_change_limits() -> None:
-    from leadgate.api_keys.service import may_change_limits
+    from leadgate.api_keys.grantor import may_change_limits
 
     assert may_change_limits({"type": "system", "id": "cli"})
     assert may_change_limits({"type": "user", "id": "usr_1", "role": "owner"})

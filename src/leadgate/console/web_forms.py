@@ -9,18 +9,19 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import Session, get_settings
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.router import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest, validation_details
 from leadgate.forms import service as forms
 from leadgate.forms.schemas import FormCreate, FormUpdate
 from leadgate.models import WebForm
 from leadgate.settings import Settings
 from leadgate.users.service import user_actor
+from leadgate.web import get_settings
 
-web_forms = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
+router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 
 # What a form made in the console asks for; its fields can be changed through the API.
 DEFAULT_FIELDS = [
@@ -111,7 +112,7 @@ def snippets(settings: Settings, form: WebForm) -> dict[str, str]:
     }
 
 
-@web_forms.get("/forms", include_in_schema=False)
+@router.get("/forms", include_in_schema=False)
 async def forms_page(request: Request, session: Session, current: InTenant) -> Response:
     listed = await forms.list_forms(session, current.tenant.id)
     held = await forms.list_quarantine(session, current.tenant.id, limit=1)
@@ -119,7 +120,7 @@ async def forms_page(request: Request, session: Session, current: InTenant) -> R
     return render(request, "console/web_forms.html", context)
 
 
-@web_forms.post("/forms", include_in_schema=False)
+@router.post("/forms", include_in_schema=False)
 async def create_form(request: Request, session: Session, current: Manager) -> Response:
     posted = WebFormForm.read(await request.form())
     try:
@@ -152,14 +153,14 @@ async def _form_context(
     }
 
 
-@web_forms.get("/forms/quarantine", include_in_schema=False)
+@router.get("/forms/quarantine", include_in_schema=False)
 async def quarantine_page(request: Request, session: Session, current: InTenant) -> Response:
     held = await forms.list_quarantine(session, current.tenant.id)
     names = {f.id: f.name for f in await forms.list_forms(session, current.tenant.id)}
     return render(request, "console/web_forms_quarantine.html", {"held": held, "names": names})
 
 
-@web_forms.post("/forms/quarantine/{submission_id}/release", include_in_schema=False)
+@router.post("/forms/quarantine/{submission_id}/release", include_in_schema=False)
 async def release(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
@@ -173,7 +174,7 @@ async def release(
     return redirect("/console/forms/quarantine")
 
 
-@web_forms.post("/forms/quarantine/{submission_id}/delete", include_in_schema=False)
+@router.post("/forms/quarantine/{submission_id}/delete", include_in_schema=False)
 async def delete_quarantined(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
@@ -187,7 +188,7 @@ async def delete_quarantined(
     return redirect("/console/forms/quarantine")
 
 
-@web_forms.get("/forms/{form_id}", include_in_schema=False)
+@router.get("/forms/{form_id}", include_in_schema=False)
 async def form_page(
     request: Request, form_id: str, session: Session, current: InTenant
 ) -> Response:
@@ -198,7 +199,7 @@ async def form_page(
     return render(request, "console/web_form.html", context)
 
 
-@web_forms.post("/forms/{form_id}", include_in_schema=False)
+@router.post("/forms/{form_id}", include_in_schema=False)
 async def update_form(
     request: Request, form_id: str, session: Session, current: Manager
 ) -> Response:

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from leadgate.auth.dependencies import Session, client_ip, get_settings
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.forms import captcha, service
 from leadgate.forms.schemas import default_type
@@ -20,6 +20,7 @@ from leadgate.models import WebForm
 from leadgate.payload import JSON_TYPES, MAX_FORM_FIELDS, find_nul, media_type, read_payload
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.responses import JsonResponse
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("leadgate") / "templates"))

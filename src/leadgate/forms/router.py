@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from leadgate.auth.dependencies import Session, get_settings
+from leadgate.db import Session
 from leadgate.forms import service
 from leadgate.forms.auth import FormsRead, FormsWrite
 from leadgate.forms.schemas import (
@@ -20,6 +20,7 @@ from leadgate.forms.schemas import (
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
 from leadgate.responses import ERROR_RESPONSES
+from leadgate.web import get_settings
 
 router = APIRouter(tags=["forms"], responses=ERROR_RESPONSES)
 
