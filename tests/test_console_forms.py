@@ -10,7 +10,7 @@ import httpx
 from leadgate.models import AuditEvent, Event, Lead, QuarantinedSubmission, WebForm
 from tests.conftest import Backend
 from tests.console_helpers import ConsoleClient, invite, join, sign_up, tenant_id_of
-from tests.factories import count_rows
+from tests.factories import count_rows, fetch_rows
 
 SHOP = "https://shop.example"
 
@@ -71,8 +71,6 @@ def test_forms_pages_create_edit_and_show_the_snippets(backend: Backend) -> None
 
 
 def _forms(backend: Backend, tenant_id: str) -> list[WebForm]:
-    from tests.factories import fetch_rows
-
     return list(fetch_rows(backend, WebForm, tenant_id))
 
 
@@ -121,3 +119,24 @@ def test_quarantine_queue_release_and_delete(backend: Backend) -> None:
     assert count_rows(backend, QuarantinedSubmission, tenant_id) == 0
     assert owner.post(f"/console/forms/quarantine/{ids[1]}/delete", {}).status_code == 404
     assert "Nothing in quarantine." in owner.get("/console/forms/quarantine").text
+
+
+def test_a_leads_attribution_is_shown(backend: Backend) -> None:
+    account = sign_up(backend)
+    owner = account.client
+    tenant_id = tenant_id_of(backend, account.slug)
+    form_id = _add_form(owner)
+    posted = httpx.post(
+        f"{backend.url}/f/{form_id}",
+        data={"firstName": "Ann", "lastName": "Lee", "email": "ann@example.com"},
+        headers={"Referer": f"{SHOP}/spring?utm_campaign=spring-sale&gclid=G-7"},
+        timeout=30,
+    )
+    assert posted.status_code == 303
+    [lead] = fetch_rows(backend, Lead, tenant_id)
+    page = owner.get(f"/console/leads/{lead.id}")
+    assert page.status_code == 200
+    shown = page.text.split("data-attribution", 1)[1].split("</dl>", 1)[0]
+    assert "spring-sale" in shown
+    assert "G-7" in shown
+    assert f"{SHOP}/spring?utm_campaign=spring-sale&amp;gclid=G-7" in shown

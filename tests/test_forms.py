@@ -4,7 +4,10 @@ and the quarantine."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import html
+import io
 import json
 import re
 import time
@@ -591,3 +594,99 @@ def test_captcha_answers_are_verified_with_the_provider(
     assert len(leads_of(backend, tenant)) == 1
     reasons = [h.reasons for h in fetch_rows(backend, QuarantinedSubmission, tenant.id)]
     assert reasons == [["captcha_failed"], ["captcha_failed"]]
+
+
+# --- attribution -----------------------------------------------------------------------------
+
+TOUCH_KEYS = (
+    "utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent", "gclid", "fbclid",
+    "msclkid", "referrer", "landingPage",
+)  # fmt: skip
+
+
+def full(touch: dict[str, str]) -> dict[str, str | None]:
+    return {key: touch.get(key) for key in TOUCH_KEYS}
+
+
+def test_attribution_from_the_script_is_stored_filtered_exported_and_sent(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = create_tenant(backend)
+    form = make_form(client, tenant)
+    first = {
+        "utmSource": "news",
+        "utmCampaign": "spring",
+        "landingPage": f"{SHOP}/?utm_source=news",
+    }
+    last = {
+        "utmSource": "ads",
+        "gclid": "g-123",
+        "referrer": "https://search.example/",
+        "landingPage": f"{SHOP}/p",
+    }
+    body = {**visitor(), "attribution": {"firstTouch": first, "lastTouch": last}}
+    assert client.post(f"/f/{form['id']}", json=body, headers=JSON_HEADERS).status_code == 200
+    other = {**visitor(), "attribution": {"lastTouch": {"utmSource": "x" * 300}}}  # unusable
+    assert client.post(f"/f/{form['id']}", json=other, headers=JSON_HEADERS).status_code == 200
+    listed = client.get(
+        "/api/v1/leads", params={"utmSource": "news"}, headers=tenant.headers
+    ).json()["data"]
+    stored = {"firstTouch": full(first), "lastTouch": full(last)}  # the API shows every key
+    assert [lead["attribution"] for lead in listed] == [stored]
+    by_last = client.get("/api/v1/leads", params={"utmSource": "ads"}, headers=tenant.headers)
+    assert len(by_last.json()["data"]) == 1
+    none = client.get("/api/v1/leads", params={"utmCampaign": "autumn"}, headers=tenant.headers)
+    assert none.json()["data"] == []
+    unattributed = [lead for lead in leads_of(backend, tenant) if lead.attribution is None]
+    assert len(unattributed) == 1
+    exported = client.get(
+        "/api/v1/leads/export.csv", params={"utmCampaign": "spring"}, headers=tenant.headers
+    )
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(rows) == 1
+    assert json.loads(rows[0]["attribution"]) == {"firstTouch": first, "lastTouch": last}
+    events = [e for e in fetch_rows(backend, Event, tenant.id) if e.type == "lead.created"]
+    sent = [e.data["attribution"] for e in events if e.data.get("attribution")]
+    assert sent == [stored]
+
+
+def test_attribution_of_hosted_page_and_plain_posts(backend: Backend, client: httpx.Client) -> None:
+    tenant = create_tenant(backend)
+    form = make_form(client, tenant)
+    page = client.get(
+        f"/f/{form['id']}?utm_source=mail&utm_medium=email&fbclid=fb-1",
+        headers={"Referer": "https://mail.example/inbox"},
+    )
+    hidden = dict(re.findall(r'<input type="hidden" name="(_lg_\w+)" value="([^"]*)"', page.text))
+    assert hidden["_lg_referrer"] == "https://mail.example/inbox"
+    own = backend.url
+    posted = client.post(
+        f"/f/{form['id']}",
+        data={
+            **visitor(email="hosted@example.com"),
+            **{k: html.unescape(v) for k, v in hidden.items()},
+        },
+        headers={"Origin": own},
+    )
+    assert posted.status_code == 303
+    plain = client.post(
+        f"/f/{form['id']}",
+        data=visitor(email="plain@example.com"),
+        headers={"Referer": f"{SHOP}/landing?utm_campaign=spring&utm_source=blog"},
+    )
+    assert plain.status_code == 303
+    by_email = {lead.email: lead.attribution for lead in leads_of(backend, tenant)}
+    hosted_touch = {
+        "utmSource": "mail",
+        "utmMedium": "email",
+        "fbclid": "fb-1",
+        "referrer": "https://mail.example/inbox",
+        "landingPage": f"{own}/f/{form['id']}?utm_source=mail&utm_medium=email&fbclid=fb-1",
+    }
+    assert by_email["hosted@example.com"] == {"firstTouch": hosted_touch, "lastTouch": hosted_touch}
+    plain_touch = {
+        "utmCampaign": "spring",
+        "utmSource": "blog",
+        "landingPage": f"{SHOP}/landing?utm_campaign=spring&utm_source=blog",
+    }
+    assert by_email["plain@example.com"] == {"firstTouch": plain_touch, "lastTouch": plain_touch}

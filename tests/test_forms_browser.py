@@ -273,3 +273,37 @@ def test_bot_is_quarantined_and_release_fires_the_webhook(
     assert delivery.json["type"] == "lead.created"
     assert delivery.json["data"]["email"] == "bot@example.com"
     assert count_rows(backend, QuarantinedSubmission, tenant.id) == 0
+
+
+def test_attribution_from_a_utm_landing_url(backend: Backend, browser: Browser, site: Site) -> None:
+    tenant = create_tenant(backend)
+    form = make_form(backend, tenant, allowedOrigins=[site.origin])
+    site.pages["/landing"] = script_page(backend, form["id"])
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch(page)
+    try:
+        # The first visit comes from a newsletter; the visitor returns from an ad and converts.
+        page.goto(f"{site.origin}/landing?utm_source=newsletter&utm_campaign=launch")
+        page.goto(f"{site.origin}/landing?utm_source=ads&utm_medium=cpc&gclid=G-1")
+        outer = page.locator("form[data-leadgate-form]")
+        fill(outer, "Tracked", "tracked@example.com")
+        outer.get_by_role("button", name="Send").click()
+        expect(outer.get_by_role("status")).to_have_text(THANKS)
+    finally:
+        context.close()
+    assert problems == []
+    [lead] = leads(backend, tenant)
+    assert lead.attribution == {
+        "firstTouch": {
+            "utmSource": "newsletter",
+            "utmCampaign": "launch",
+            "landingPage": f"{site.origin}/landing?utm_source=newsletter&utm_campaign=launch",
+        },
+        "lastTouch": {
+            "utmSource": "ads",
+            "utmMedium": "cpc",
+            "gclid": "G-1",
+            "landingPage": f"{site.origin}/landing?utm_source=ads&utm_medium=cpc&gclid=G-1",
+        },
+    }

@@ -39,6 +39,7 @@ def _visitor(request: Request) -> service.Visitor:
         address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         origin=origin,
+        referer=request.headers.get("referer"),
     )
 
 
@@ -108,6 +109,13 @@ def _page(
             "honeypot_field": service.HONEYPOT_FIELD,
             "token_field": service.TOKEN_FIELD,
             "proof_of_work": service.proof_of_work_on(form),
+            # Where the visitor landed and came from, posted back with the form.
+            "landing": (values or {}).get(service.LANDING_FIELD, str(request.url)),
+            "referrer": (values or {}).get(
+                service.REFERRER_FIELD, request.headers.get("referer", "")
+            ),
+            "landing_field": service.LANDING_FIELD,
+            "referrer_field": service.REFERRER_FIELD,
             "captcha": captcha.PROVIDERS.get(str(form.spam.get("captcha"))),
             "captcha_site_key": form.spam.get("captchaSiteKey"),
         },

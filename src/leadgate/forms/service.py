@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import altcha
 from pydantic import ValidationError
@@ -40,7 +40,7 @@ from leadgate.forms.schemas import (
 )
 from leadgate.ids import new_id
 from leadgate.leads import service as leads
-from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.schemas import Attribution, LeadCreate
 from leadgate.models import QuarantinedSubmission, Tenant, WebForm, utcnow
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TeamRepository, TenantRepository
@@ -285,6 +285,7 @@ class Visitor:
     address: str | None
     user_agent: str | None
     origin: str | None  # the Origin header, or the Referer's origin
+    referer: str | None = None
 
 
 async def public_form(session: AsyncSession, form_id: str) -> PublicForm:
@@ -425,9 +426,64 @@ async def spam_reasons(
     return reasons
 
 
-def lead_input(form: WebForm, payload: dict[str, Any]) -> dict[str, Any]:
+# Query parameters a touch records, and their names in the lead's attribution.
+TOUCH_PARAMS = {
+    "utm_source": "utmSource", "utm_medium": "utmMedium", "utm_campaign": "utmCampaign",
+    "utm_term": "utmTerm", "utm_content": "utmContent", "gclid": "gclid", "fbclid": "fbclid",
+    "msclkid": "msclkid",
+}  # fmt: skip
+LANDING_FIELD = "_lg_landing"
+REFERRER_FIELD = "_lg_referrer"
+
+
+def touch_of(url: str, referrer: str | None = None) -> dict[str, str]:
+    """A visit to `url`: its campaign parameters and click ids, the page itself and where the
+    visitor came from (cut to the lengths a lead stores)."""
+    touch = {
+        TOUCH_PARAMS[name]: value[:255]
+        for name, value in parse_qsl(urlsplit(url).query)
+        if name in TOUCH_PARAMS and value
+    }
+    touch["landingPage"] = url[:2048]
+    if referrer:
+        touch["referrer"] = referrer[:2048]
+    return touch
+
+
+def attribution_of(payload: dict[str, Any], referer: str | None) -> dict[str, Any] | None:
+    """Where the visitor came from: the embed script's first and last touch; the hosted page's
+    own URL and referrer (hidden fields it was served with); or, for a plain form on a client's
+    page, that page (the post's `Referer`). Anything unusable is left out, never an error."""
+    given = payload.get("attribution")
+    candidate: Any = None
+    if isinstance(given, dict):
+        candidate = given
+    else:
+        landing = payload.get(LANDING_FIELD)
+        referrer = payload.get(REFERRER_FIELD)
+        touch = None
+        if isinstance(landing, str) and origin_of(landing):
+            touch = touch_of(landing, referrer if isinstance(referrer, str) else None)
+        elif referer and origin_of(referer):
+            touch = touch_of(referer)
+        if touch is not None:
+            candidate = {"firstTouch": touch, "lastTouch": touch}
+    if candidate is None:
+        return None
+    try:
+        checked = Attribution.model_validate(candidate)
+    except ValidationError:
+        return None
+    dumped: dict[str, Any] = checked.model_dump(by_alias=True, exclude_none=True)
+    return dumped or None
+
+
+def lead_input(
+    form: WebForm, payload: dict[str, Any], referer: str | None = None
+) -> dict[str, Any]:
     """The lead as `POST /leads` would receive it: the form's own fields from the payload,
-    then its hidden fields and tags (which a visitor cannot override)."""
+    then its hidden fields and tags (which a visitor cannot override), and where the visitor
+    came from."""
     errors: list[dict[str, Any]] = []
     body: dict[str, Any] = {}
     custom: dict[str, Any] = {}
@@ -464,6 +520,9 @@ def lead_input(form: WebForm, payload: dict[str, Any]) -> dict[str, Any]:
     if form.team_id:
         body["teamId"] = form.team_id
     body["requestSource"] = "web_form"
+    attribution = attribution_of(payload, referer)
+    if attribution:
+        body["attribution"] = attribution
     return body
 
 
@@ -516,7 +575,7 @@ async def submit(
     """Creates the lead, or holds a suspect submission in quarantine. The answer is the same
     either way, and for a duplicate too."""
     form, tenant = public.form, public.tenant
-    data = validated_lead(form, tenant, lead_input(form, payload))
+    data = validated_lead(form, tenant, lead_input(form, payload, visitor.referer))
     received = SubmissionReceived(message=form.success_message, redirect_url=form.redirect_url)
     reasons = await spam_reasons(settings, form, payload, visitor, first_use)
     if reasons:

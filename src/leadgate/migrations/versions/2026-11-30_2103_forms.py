@@ -1,4 +1,4 @@
-"""Web forms and their quarantine of suspect submissions.
+"""Web forms, their quarantine of suspect submissions, and leads' attribution.
 
 Revision ID: 0010
 Revises: 0007
@@ -22,6 +22,9 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("attribution", JSON, nullable=True))
+
     op.create_table(
         "forms",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -95,3 +98,5 @@ def downgrade() -> None:
     with op.batch_alter_table("forms", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_forms_tenant_id"))
     op.drop_table("forms")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_column("attribution")

@@ -5,6 +5,32 @@
   var me = document.currentScript;
   var base = me ? new URL(me.src).origin : location.origin;
   var HP = "_lg_hp", TS = "_lg_ts";
+  var KEYS = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid",
+    "fbclid", "msclkid"];
+
+  // This visit: campaign parameters, click ids, referrer, landing page.
+  function visit() {
+    var t = {}, q = new URLSearchParams(location.search), campaign = false;
+    KEYS.forEach(function (k) {
+      var v = q.get(k);
+      if (v) { campaign = true; t[k.replace(/_(\w)/g, function (m, c) { return c.toUpperCase(); })] = v.slice(0, 255); }
+    });
+    var ref = document.referrer;
+    if (ref) t.referrer = ref.slice(0, 2048);
+    t.landingPage = location.href.slice(0, 2048);
+    return { touch: t, fresh: campaign || (ref && new URL(ref).origin !== location.origin) };
+  }
+
+  // First touch: kept from the first visit; last touch: the latest visit from a campaign or
+  // another site, else this page.
+  var now = visit(), first = now.touch, last = now.touch;
+  try {
+    var store = localStorage;
+    first = JSON.parse(store.getItem("lg_ft")) || now.touch;
+    store.setItem("lg_ft", JSON.stringify(first));
+    if (now.fresh) store.setItem("lg_lt", JSON.stringify(now.touch));
+    last = JSON.parse(store.getItem("lg_lt")) || now.touch;
+  } catch (e) { /* storage off: this visit is both */ }
 
   function el(tag, attrs) {
     var e = document.createElement(tag);
@@ -119,6 +145,7 @@
     function send() {
       var data = {}, fd = new FormData(form);
       fd.forEach(function (v, k) { if (!(k in data)) data[k] = v; });
+      data.attribution = { firstTouch: first, lastTouch: last };
       var button = form.querySelector("[type=submit]");
       if (button) button.disabled = true;
       fetch(url, {
