@@ -259,6 +259,19 @@ class Settings(BaseSettings):
         "https://www.google.com/recaptcha/api/siteverify",
         description="Where reCAPTCHA answers are verified.",
     )
+    forms_confirmation_hours: float = Field(
+        48, gt=0, description="How long a double opt-in confirmation link works."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail leadgate sends (double opt-in). Unset: none."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP user name, if it asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field(
+        "leadgate <no-reply@localhost>", description="The From of e-mail leadgate sends."
+    )
     forms_proof_of_work_seconds: int = Field(
         600, ge=10, description="How long a form's proof-of-work challenge may be solved and used."
     )

@@ -144,6 +144,19 @@ def _page_headers(response: Response, form: WebForm | None) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
+@router.get("/f/confirm", response_class=HTMLResponse)
+async def confirm(request: Request, session: Session, token: str = "") -> HTMLResponse:
+    """A double opt-in link (its token is redacted from the access log like any `token`)."""
+    try:
+        form, confirmed = await service.confirm(session, token)
+    except ApiError as error:
+        return _message_page(request, None, "Link not valid", error.message, error.status_code)
+    if not confirmed:
+        text = "This link has expired. Please send the form again."
+        return _message_page(request, form, "Link expired", text, 410)
+    return _message_page(request, form, "E-mail address confirmed", form.success_message, 200)
+
+
 @router.get("/f/{form_id}", response_class=HTMLResponse)
 async def hosted_page(request: Request, form_id: str, session: Session) -> HTMLResponse:
     try:

@@ -8,7 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.db import TenantScopedRepository
-from leadgate.models import QuarantinedSubmission, Tenant, WebForm
+from leadgate.models import (
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    Tenant,
+    WebForm,
+)
 
 
 class FormRepository(TenantScopedRepository):
@@ -70,3 +76,38 @@ class PublicFormRepository:
         )
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else (row[0], row[1])
+
+
+class ConsentRepository(TenantScopedRepository):
+    def add(self, consent: LeadConsent) -> None:
+        self.session.add(consent)
+
+    async def of_lead(self, lead_id: str) -> Sequence[LeadConsent]:
+        statement = (
+            self._scoped(LeadConsent).where(LeadConsent.lead_id == lead_id).order_by(LeadConsent.id)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+
+class ConfirmationRepository(TenantScopedRepository):
+    def add(self, pending: PendingConfirmation) -> None:
+        self.session.add(pending)
+
+    async def delete(self, pending_id: str) -> bool:
+        result = await self.session.execute(
+            self._scoped_delete(PendingConfirmation).where(PendingConfirmation.id == pending_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class ConfirmationLookupRepository:
+    """Finds a pending confirmation by its link token's hash: the link names nothing else."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_token_hash(self, token_hash: str) -> PendingConfirmation | None:
+        statement = sa.select(PendingConfirmation).where(
+            PendingConfirmation.token_hash == token_hash
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()

@@ -104,6 +104,9 @@ class FormSettings(RequestModel):
     success_message: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     spam: FormSpam | None = None
     enabled: bool | None = None
+    # Shown next to a required checkbox; changing it starts a new version.
+    consent_text: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    double_opt_in: bool | None = None
 
     @field_validator("allowed_origins")
     @classmethod
@@ -134,6 +137,11 @@ def check_names_a_lead(fields: list[FormField], hidden: dict[str, str]) -> None:
         )
 
 
+def check_asks_for_email(fields: list[FormField]) -> None:
+    if not any(f.name == "email" and f.required for f in fields):
+        raise ValueError("double opt-in needs email as a required field")
+
+
 class FormCreate(FormSettings):
     name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
     fields: list[FormField] = Field(min_length=1, max_length=MAX_FIELDS)
@@ -144,6 +152,8 @@ class FormCreate(FormSettings):
         if len(set(names)) != len(names):
             raise ValueError("field names must be unique")
         check_names_a_lead(self.fields, self.hidden_fields or {})
+        if self.double_opt_in:
+            check_asks_for_email(self.fields)
         return self
 
 
@@ -195,6 +205,9 @@ class FormOut(ResponseModel):
     success_message: str
     spam: FormSpamOut
     enabled: bool
+    consent_text: str
+    consent_version: int
+    double_opt_in: bool
     urls: FormUrls
     created_at: Timestamp
     updated_at: Timestamp
@@ -208,6 +221,7 @@ class QuarantinedOut(ResponseModel):
     id: str
     form_id: str
     lead: dict[str, Any]
+    consent: dict[str, Any] | None
     reasons: list[str]
     client_address: str | None
     user_agent: str | None

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,8 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadgate import audit
 from leadgate.auth.principal import Principal
 from leadgate.errors import ApiError, DuplicateLead, InvalidRequest, NotFound, validation_details
-from leadgate.forms import captcha
-from leadgate.forms.repository import FormRepository, PublicFormRepository, QuarantineRepository
+from leadgate.forms import captcha, mail
+from leadgate.forms.repository import (
+    ConfirmationLookupRepository,
+    ConfirmationRepository,
+    ConsentRepository,
+    FormRepository,
+    PublicFormRepository,
+    QuarantineRepository,
+)
 from leadgate.forms.schemas import (
     DEFAULT_MESSAGE,
     LEAD_FIELDS,
@@ -35,13 +44,21 @@ from leadgate.forms.schemas import (
     QuarantinedOut,
     Released,
     SubmissionReceived,
+    check_asks_for_email,
     check_names_a_lead,
     default_type,
 )
 from leadgate.ids import new_id
 from leadgate.leads import service as leads
 from leadgate.leads.schemas import Attribution, LeadCreate
-from leadgate.models import QuarantinedSubmission, Tenant, WebForm, utcnow
+from leadgate.models import (
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    Tenant,
+    WebForm,
+    utcnow,
+)
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TeamRepository, TenantRepository
 
@@ -91,6 +108,9 @@ def form_out(form: WebForm, settings: Settings) -> FormOut:
             captcha_site_key=form.spam.get("captchaSiteKey"),
         ),
         enabled=form.enabled,
+        consent_text=form.consent_text,
+        consent_version=form.consent_version,
+        double_opt_in=form.double_opt_in,
         urls=FormUrls(
             submit=f"{base}/f/{form.id}",
             hosted=f"{base}/f/{form.id}",
@@ -113,6 +133,9 @@ def _snapshot(form: WebForm) -> dict[str, Any]:
         "successMessage": form.success_message,
         "spam": form.spam,
         "enabled": form.enabled,
+        "consentText": form.consent_text,
+        "consentVersion": form.consent_version,
+        "doubleOptIn": form.double_opt_in,
     }
 
 
@@ -121,6 +144,14 @@ async def _check_team(session: AsyncSession, tenant_id: str, team_id: str | None
         raise InvalidRequest(
             "Unknown team.",
             details=[{"field": "teamId", "message": f"no team {team_id}", "type": "not_found"}],
+        )
+
+
+def _check_mail(settings: Settings, double_opt_in: bool | None) -> None:
+    if double_opt_in and not mail.configured(settings):
+        raise InvalidRequest(
+            "Double opt-in needs this server to send e-mail (LEADGATE_SMTP_HOST).",
+            details=[{"field": "doubleOptIn", "message": "no SMTP server", "type": "unavailable"}],
         )
 
 
@@ -147,6 +178,7 @@ async def create_form(
     actor: dict[str, Any],
 ) -> WebForm:
     _check_captcha(settings, data.spam)
+    _check_mail(settings, data.double_opt_in)
     await _check_team(session, tenant_id, data.team_id)
     now = utcnow()
     spam: dict[str, Any] = (data.spam or FormSpam()).model_dump(by_alias=True)
@@ -163,6 +195,9 @@ async def create_form(
         success_message=data.success_message or DEFAULT_MESSAGE,
         spam=spam,
         enabled=True if data.enabled is None else data.enabled,
+        consent_text=data.consent_text or "",
+        consent_version=1 if data.consent_text else 0,
+        double_opt_in=bool(data.double_opt_in),
         created_at=now,
         updated_at=now,
     )
@@ -201,6 +236,7 @@ async def update_form(
 ) -> WebForm:
     form = await get_form(session, tenant_id, form_id)
     _check_captcha(settings, data.spam)
+    _check_mail(settings, data.double_opt_in)
     before = _snapshot(form)
     given = data.model_fields_set
     for name in ("name", "success_message", "enabled"):
@@ -230,8 +266,16 @@ async def update_form(
         form.spam = data.spam.model_dump(by_alias=True)
     if data.enabled is not None:
         form.enabled = data.enabled
+    if data.consent_text is not None and data.consent_text != form.consent_text:
+        form.consent_text = data.consent_text
+        form.consent_version += 1
+    if data.double_opt_in is not None:
+        form.double_opt_in = data.double_opt_in
     try:
-        check_names_a_lead([FormField.model_validate(f) for f in form.fields], form.hidden_fields)
+        fields = [FormField.model_validate(f) for f in form.fields]
+        check_names_a_lead(fields, form.hidden_fields)
+        if form.double_opt_in:
+            check_asks_for_email(fields)
     except ValueError as error:
         raise InvalidRequest(
             str(error), details=[{"field": "fields", "message": str(error), "type": "value_error"}]
@@ -433,6 +477,8 @@ TOUCH_PARAMS = {
     "msclkid": "msclkid",
 }  # fmt: skip
 LANDING_FIELD = "_lg_landing"
+CONSENT_FIELD = "consent"
+AGREED = ("on", "true", "1", "yes")
 REFERRER_FIELD = "_lg_referrer"
 
 
@@ -506,6 +552,10 @@ def lead_input(
             body[name] = value
         else:
             custom[name] = value
+    if form.consent_text and str(payload.get(CONSENT_FIELD, "")).lower() not in AGREED:
+        errors.append(
+            {"field": CONSENT_FIELD, "message": "Please agree to continue.", "type": "missing"}
+        )
     if errors:
         raise InvalidRequest("Some fields need attention.", details=errors)
     for name, value in form.hidden_fields.items():
@@ -578,6 +628,7 @@ async def submit(
     data = validated_lead(form, tenant, lead_input(form, payload, visitor.referer))
     received = SubmissionReceived(message=form.success_message, redirect_url=form.redirect_url)
     reasons = await spam_reasons(settings, form, payload, visitor, first_use)
+    consent = consent_given(form, payload, visitor)
     if reasons:
         QuarantineRepository(session, tenant.id).add(
             QuarantinedSubmission(
@@ -585,6 +636,7 @@ async def submit(
                 tenant_id=tenant.id,
                 form_id=form.id,
                 lead=body_of(data),
+                consent=consent,
                 reasons=reasons,
                 client_address=visitor.address,
                 user_agent=(visitor.user_agent or "")[:500] or None,
@@ -592,8 +644,120 @@ async def submit(
             )
         )
         return received
-    await _create(session, form, tenant, data)
+    if form.double_opt_in and data.email:
+        await _ask_to_confirm(session, settings, form, tenant, data, consent)
+        return received
+    created = await _create(session, form, tenant, data)
+    await _record_consent(session, tenant.id, created.lead_id, form.id, consent)
     return received
+
+
+def consent_given(
+    form: WebForm, payload: dict[str, Any], visitor: Visitor
+) -> dict[str, Any] | None:
+    """The consent record of a submission (its agreement was checked with the fields)."""
+    if not form.consent_text:
+        return None
+    page = payload.get(LANDING_FIELD) if isinstance(payload.get(LANDING_FIELD), str) else None
+    return {
+        "version": form.consent_version,
+        "text": form.consent_text,
+        "givenAt": utcnow().isoformat(),
+        "address": visitor.address,
+        "userAgent": (visitor.user_agent or "")[:500] or None,
+        "pageUrl": (visitor.referer or page or "")[:2048] or None,
+    }
+
+
+async def _record_consent(
+    session: AsyncSession,
+    tenant_id: str,
+    lead_id: str | None,
+    form_id: str,
+    consent: dict[str, Any] | None,
+    confirmed_at: datetime | None = None,
+) -> None:
+    if consent is None or lead_id is None:
+        return
+    ConsentRepository(session, tenant_id).add(
+        LeadConsent(
+            id=new_id("cons"),
+            tenant_id=tenant_id,
+            lead_id=lead_id,
+            form_id=form_id,
+            version=int(consent["version"]),
+            text=str(consent["text"]),
+            given_at=datetime.fromisoformat(consent["givenAt"]),
+            client_address=consent.get("address"),
+            user_agent=consent.get("userAgent"),
+            page_url=consent.get("pageUrl"),
+            confirmed_at=confirmed_at,
+        )
+    )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _ask_to_confirm(
+    session: AsyncSession,
+    settings: Settings,
+    form: WebForm,
+    tenant: Tenant,
+    data: LeadCreate,
+    consent: dict[str, Any] | None,
+) -> None:
+    """Holds the lead and e-mails the visitor a link that creates it. The mail goes out before
+    the request commits: when it cannot be sent, nothing is kept (503)."""
+    assert data.email is not None
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    ConfirmationRepository(session, tenant.id).add(
+        PendingConfirmation(
+            id=new_id("fcnf"),
+            tenant_id=tenant.id,
+            form_id=form.id,
+            token_hash=_token_hash(token),
+            email=data.email,
+            lead=body_of(data),
+            consent=consent,
+            expires_at=now + timedelta(hours=settings.forms_confirmation_hours),
+            created_at=now,
+        )
+    )
+    link = f"{settings.public_url.rstrip('/')}/f/confirm?token={token}"
+    message = mail.confirmation_message(
+        settings,
+        to=data.email,
+        form_name=form.name,
+        link=link,
+        hours=settings.forms_confirmation_hours,
+    )
+    await mail.send(settings, message)
+
+
+async def confirm(session: AsyncSession, token: str) -> tuple[WebForm, bool]:
+    """Opens a double opt-in link: the held lead is created now (`lead.created` fires) with its
+    consent, marked confirmed (True). An expired link removes what it held (False)."""
+    pending = None
+    if 20 <= len(token) <= 100:
+        pending = await ConfirmationLookupRepository(session).by_token_hash(_token_hash(token))
+    if pending is None:
+        raise NotFound("This confirmation link is not valid, or was used already.")
+    tenant = await TenantRepository(session).by_id(pending.tenant_id)
+    form = await FormRepository(session, pending.tenant_id).get(pending.form_id)
+    if tenant is None or form is None:  # pragma: no cover - both cascade to the row
+        raise NotFound("This confirmation link is not valid, or was used already.")
+    await ConfirmationRepository(session, tenant.id).delete(pending.id)
+    if pending.expires_at <= utcnow():
+        return form, False
+    data = LeadCreate.model_validate(pending.lead, context={"phone_region": _region(tenant)})
+    created = await _create(session, form, tenant, data)
+    await _record_consent(
+        session, tenant.id, created.lead_id, form.id, pending.consent, confirmed_at=utcnow()
+    )
+    return form, True
 
 
 def body_of(data: LeadCreate) -> dict[str, Any]:
@@ -661,6 +825,7 @@ async def release(
     form = await get_form(session, tenant.id, submission.form_id)
     data = LeadCreate.model_validate(submission.lead, context={"phone_region": _region(tenant)})
     created = await _create(session, form, tenant, data)
+    await _record_consent(session, tenant.id, created.lead_id, form.id, submission.consent)
     await QuarantineRepository(session, tenant.id).delete(submission.id)
     await audit.record(
         session,

@@ -32,6 +32,11 @@ class WebForm(TenantScoped, Base):
     # {"honeypot": bool, "minFillSeconds": int}
     spam: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # The consent a visitor gives with the form; its version goes up whenever its text changes.
+    consent_text: Mapped[str] = mapped_column(sa.Text(), default="")
+    consent_version: Mapped[int] = mapped_column(default=0)
+    # Leads wait for the visitor to open a link sent to their e-mail address.
+    double_opt_in: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -49,7 +54,47 @@ class QuarantinedSubmission(TenantScoped, Base):
     )
     # The lead as the form would create it (API field names), validated.
     lead: Mapped[dict[str, Any]] = mapped_column()
+    consent: Mapped[dict[str, Any] | None] = mapped_column()
     reasons: Mapped[list[str]] = mapped_column(default=list)
     client_address: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PendingConfirmation(TenantScoped, Base):
+    """A form's lead waiting for its visitor to confirm their e-mail address (double opt-in):
+    no lead and no `lead.created` until the link is opened. Only the link token's hash is kept."""
+
+    __tablename__ = "form_confirmations"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    form_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("forms.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    lead: Mapped[dict[str, Any]] = mapped_column()
+    consent: Mapped[dict[str, Any] | None] = mapped_column()
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeadConsent(TenantScoped, Base):
+    """What a visitor agreed to with a form: the text and its version, when, from where."""
+
+    __tablename__ = "lead_consents"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(
+        sa.String(40), sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    form_id: Mapped[str | None] = mapped_column(
+        sa.String(40), sa.ForeignKey("forms.id", ondelete="SET NULL")
+    )
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(sa.Text())
+    given_at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(500))
+    page_url: Mapped[str | None] = mapped_column(sa.String(2048))
+    confirmed_at: Mapped[datetime | None]
