@@ -56,13 +56,15 @@ def test_forms_pages_create_edit_and_show_the_snippets(backend: Backend) -> None
     edited = owner.post(
         f"/console/forms/{form_id}",
         {"name": "Quote", "allowed_origins": f"{SHOP}\nhttps://www.shop.example",
-         "redirect_url": "https://shop.example/thanks", "min_fill_seconds": "5"},
+         "redirect_url": "https://shop.example/thanks", "min_fill_seconds": "5",
+         "consent_text": "I agree."},
     )  # fmt: skip
     assert edited.status_code == 303, re.findall(r"role=\"alert\">([^<]*)", edited.text)
     [form] = [f for f in _forms(backend, tenant_id)]
     assert form.name == "Quote"
     assert form.allowed_origins == [SHOP, "https://www.shop.example"]
     assert form.enabled is False  # the box was not ticked
+    assert (form.consent_text, form.consent_version, form.double_opt_in) == ("I agree.", 1, False)
     assert form.spam == {
         "honeypot": False, "minFillSeconds": 5, "proofOfWork": False, "captcha": None,
         "captchaSiteKey": None,

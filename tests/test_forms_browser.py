@@ -6,6 +6,7 @@ webhook."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,11 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
-from leadgate.models import Lead, QuarantinedSubmission
-from tests.conftest import IN_CI, Backend
+from leadgate.models import Event, Lead, QuarantinedSubmission
+from tests.conftest import IN_CI, Backend, app_server
 from tests.factories import TenantInfo, count_rows, create_tenant, fetch_rows
-from tests.receiver import always, running_receiver
+from tests.receiver import always, running_receiver, wait_until
 from tests.test_forms import FIELDS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -307,3 +309,42 @@ def test_attribution_from_a_utm_landing_url(backend: Backend, browser: Browser, 
             "landingPage": f"{site.origin}/landing?utm_source=ads&utm_medium=cpc&gclid=G-1",
         },
     }
+
+
+def test_double_opt_in_mail_confirms_the_lead(backend: Backend, browser: Browser) -> None:
+    from tests.test_forms_consent import CONSENT, Mailbox, free_port
+
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    tenant = create_tenant(backend)
+    settings = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch(page)
+    try:
+        with app_server(backend, **settings) as server:
+            form = make_form(
+                Backend(backend.name, backend.settings, server),
+                tenant,
+                doubleOptIn=True,
+                consentText=CONSENT,
+            )
+            page.goto(f"{server.url}/f/{form['id']}")
+            fill(page, "Opted", "opted@example.com")
+            page.get_by_label(CONSENT).check()
+            page.get_by_role("button", name="Send").click()
+            expect(page.get_by_role("status")).to_have_text(THANKS)
+            assert leads(backend, tenant) == []
+            wait_until(lambda: len(mailbox.messages) == 1)
+            body = mailbox.messages[0].get_payload(decode=True).decode()  # type: ignore[union-attr]
+            token = re.search(r"/f/confirm\?token=(\S+)", body).group(1)  # type: ignore[union-attr]
+            page.goto(f"{server.url}/f/confirm?token={token}")
+            expect(page.get_by_role("heading")).to_have_text("E-mail address confirmed")
+    finally:
+        context.close()
+        controller.stop()
+    assert problems == []
+    [lead] = leads(backend, tenant)
+    assert lead.email == "opted@example.com"
+    assert count_rows(backend, Event, tenant.id, type="lead.created") == 1

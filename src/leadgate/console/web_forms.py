@@ -44,6 +44,8 @@ class WebFormForm(Form):
     honeypot: str = ""
     proof_of_work: str = ""
     min_fill_seconds: str = "3"
+    consent_text: str = ""
+    double_opt_in: str = ""
 
     @classmethod
     def of(cls, form: WebForm) -> WebFormForm:
@@ -57,6 +59,8 @@ class WebFormForm(Form):
             honeypot="on" if form.spam.get("honeypot", True) else "",
             proof_of_work="on" if forms.proof_of_work_on(form) else "",
             min_fill_seconds=str(form.spam.get("minFillSeconds", 0)),
+            consent_text=form.consent_text,
+            double_opt_in="on" if form.double_opt_in else "",
         )
 
     def body(self, hidden: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +77,8 @@ class WebFormForm(Form):
             "redirectUrl": self.redirect_url.strip() or None,
             "hiddenFields": hidden,
             "enabled": self.enabled == "on",
+            "consentText": self.consent_text.strip(),
+            "doubleOptIn": self.double_opt_in == "on",
             "spam": {
                 "honeypot": self.honeypot == "on",
                 "proofOfWork": self.proof_of_work == "on",
