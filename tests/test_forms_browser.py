@@ -241,7 +241,7 @@ def test_bot_is_quarantined_and_release_fires_the_webhook(
         backend,
         tenant,
         allowedOrigins=[site.origin],
-        spam={"honeypot": True, "minFillSeconds": 30, "proofOfWork": False},
+        spam={"honeypot": True, "minFillSeconds": 30, "proofOfWork": True},
     )
     site.pages["/bot"] = script_page(backend, form["id"])
     context = browser.new_context()
@@ -253,12 +253,31 @@ def test_bot_is_quarantined_and_release_fires_the_webhook(
         # What a form-filling bot does: it fills every input, the hidden trap too, at once.
         page.evaluate("document.querySelector('[name=_lg_hp]').value = 'http://spam.example'")
         outer.get_by_role("button", name="Send").click()
-        expect(outer.get_by_role("status")).to_have_text("Thank you. We received your details.")
+        expect(outer.get_by_role("status")).to_have_text(THANKS, timeout=60_000)
+        # A bot that skips the page and posts straight from it: no token, no proof of work.
+        status = page.evaluate(
+            """url => fetch(url, {method: "POST", headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({firstName: "Raw", lastName: "Bot", email: "raw@example.com",
+                _lg_hp: "x"})}).then(r => r.status)""",
+            f"{backend.url}/f/{form['id']}",
+        )
+        assert status == 200
     finally:
         context.close()
     assert leads(backend, tenant) == []
-    [held] = fetch_rows(backend, QuarantinedSubmission, tenant.id)
-    assert set(held.reasons) == {"honeypot", "too_fast"}
+    held_by_email = {
+        h.lead["email"]: set(h.reasons)
+        for h in fetch_rows(backend, QuarantinedSubmission, tenant.id)
+    }
+    assert held_by_email == {
+        "bot@example.com": {"honeypot", "too_fast"},
+        "raw@example.com": {"honeypot", "no_fill_token", "no_proof_of_work"},
+    }
+    held = next(
+        h
+        for h in fetch_rows(backend, QuarantinedSubmission, tenant.id)
+        if h.lead["email"] == "bot@example.com"
+    )
 
     with running_receiver(always(200)) as receiver:
         endpoint = httpx.post(
@@ -274,7 +293,7 @@ def test_bot_is_quarantined_and_release_fires_the_webhook(
         [delivery] = receiver.wait_for(1)
     assert delivery.json["type"] == "lead.created"
     assert delivery.json["data"]["email"] == "bot@example.com"
-    assert count_rows(backend, QuarantinedSubmission, tenant.id) == 0
+    assert count_rows(backend, QuarantinedSubmission, tenant.id) == 1  # the raw bot, still held
 
 
 def test_attribution_from_a_utm_landing_url(backend: Backend, browser: Browser, site: Site) -> None:
