@@ -102,7 +102,7 @@ def test_forms_api_auth_matrix(backend: Backend, client: httpx.Client, caller: s
         assert read.json()["error"] == "insufficient_scope"
         assert write.json()["requiredScope"] == "forms:write"
     if caller == "other_tenant":
-        assert read.json()["error"] == "form_not_found"
+        assert read.json()["error"] == "not_found"
     assert create.status_code == {"other_tenant": 201, "right_scope": 201}.get(
         caller, expected[caller]
     )

@@ -217,7 +217,7 @@ async def create_form(
 async def get_form(session: AsyncSession, tenant_id: str, form_id: str) -> WebForm:
     form = await FormRepository(session, tenant_id).get(form_id)
     if form is None:
-        raise FormNotFound(f"No form {form_id}.")
+        raise NotFound(f"No form {form_id}.")
     return form
 
 

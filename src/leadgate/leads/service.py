@@ -31,6 +31,7 @@ from leadgate.ids import new_id
 from leadgate.leads.normalize import email_key, name_key
 from leadgate.leads.repository import LeadFilters, LeadRepository, LeadWriter, Position
 from leadgate.leads.schemas import (
+    AttributionOut,
     BatchItem,
     BatchItemError,
     BatchResult,
@@ -701,10 +702,15 @@ def lead_out(values: dict[str, Any], tags: list[Tag]) -> LeadOut:
         team_id=values["team_id"],
         created_by=CreatedBy.model_construct(**values["created_by"]),
         request_source=values["request_source"],
-        attribution=values.get("attribution") or None,
+        attribution=_attribution_out(values.get("attribution")),
         created_at=values["created_at"],
         updated_at=values["updated_at"],
     )
+
+
+def _attribution_out(stored: dict[str, Any] | None) -> AttributionOut | None:
+    # Validated (not constructed): its touches are nested models; most leads have none.
+    return AttributionOut.model_validate(stored) if stored else None
 
 
 def lead_event_data(lead: LeadOut) -> dict[str, Any]:
