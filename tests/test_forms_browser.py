@@ -367,3 +367,56 @@ def test_double_opt_in_mail_confirms_the_lead(backend: Backend, browser: Browser
     [lead] = leads(backend, tenant)
     assert lead.email == "opted@example.com"
     assert count_rows(backend, Event, tenant.id, type="lead.created") == 1
+
+
+def test_forms_console_pages_and_hosted_page_at_both_sizes(
+    backend: Backend, browser: Browser
+) -> None:
+    """The Forms console pages and a hosted form in chromium, with no script or CSP errors;
+    on SQLite their screenshots (desktop and phone) go where `make screenshots` points."""
+    from tests.console_helpers import sign_up
+    from tests.test_console_browser import Shots
+
+    account = sign_up(backend)
+    owner = account.client
+    owner.get("/console/forms")
+    created = owner.post(
+        "/console/forms",
+        {"name": "Contact us", "allowed_origins": "https://www.example.com", "enabled": "on",
+         "honeypot": "on", "proof_of_work": "on", "min_fill_seconds": "3",
+         "consent_text": "I agree that Acme may contact me about my request."},
+    )  # fmt: skip
+    assert created.status_code == 303
+    form_id = created.headers["location"].rsplit("/", 1)[1]
+    bot = {"firstName": "Spam", "lastName": "Bot", "email": "bot@example.com", "_lg_hp": "x"}
+    httpx.post(
+        f"{backend.url}/f/{form_id}", json={**bot, "consent": "on"}, headers={"Origin": backend.url}
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(
+        [
+            {"name": c.name, "value": c.value or "", "url": backend.url}
+            for c in owner.http.cookies.jar
+        ]
+    )
+    page = context.new_page()
+    problems = watch(page)
+    shots = Shots(page, enabled=backend.name == "sqlite")
+    try:
+        page.goto(f"{backend.url}/console/forms")
+        expect(page.get_by_role("link", name="Contact us")).to_be_visible()
+        shots("forms")
+        page.get_by_role("link", name="Contact us").click()
+        expect(page.get_by_label("Hosted page in an iframe")).to_be_visible()
+        shots("form")
+        page.goto(f"{backend.url}/console/forms/quarantine")
+        expect(page.get_by_role("cell", name="honeypot")).to_be_visible()
+        shots("forms-quarantine")
+        page.goto(f"{backend.url}/f/{form_id}")
+        expect(page.get_by_label("E-mail")).to_be_visible()
+        shots("form-hosted")
+    finally:
+        context.close()
+    assert problems == []
+    if shots.enabled:
+        assert len(shots.taken) == 2 * 4
