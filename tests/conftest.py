@@ -271,6 +271,7 @@ def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
         # Every test calls from 127.0.0.1: only the throttle's own tests use a low limit.
         "auth_failure_limit": 100_000,
         "leak_report_limit_per_minute": 100_000,
+        "forms_address_rate_limit_per_minute": 100_000,
         "body_timeout_seconds": 5.0,  # tests/test_hostile_input.py trickles a body
         "usage_flush_seconds": 0.2,
         **WEBHOOK_TEST_SETTINGS,

@@ -27,6 +27,8 @@ UNSCOPED_ALLOWED = {
     "LoginFailureRepository": "failed sign-ins are counted before a user or tenant is known",
     "MembershipLookupRepository": "the tenant switcher lists a user's tenants",
     "InvitationLookupRepository": "an invitation link is found by its token before its tenant",
+    "ConfirmationLookupRepository": "a double opt-in link names its token, nothing else",
+    "PublicFormRepository": "a visitor's post names a form by its public id, nothing else",
     "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}

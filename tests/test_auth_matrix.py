@@ -90,6 +90,21 @@ class World:
         # Only keys:write: the key managing it (`only["keys:write"]`) is no narrower.
         return create_api_key(self.backend, self.tenant, ["keys:write"]).id
 
+    def new_form(self) -> str:
+        return str(self.post("/api/v1/forms", form_body(self))["id"])
+
+    def new_held_submission(self) -> str:
+        """A web form submission held in quarantine (its honeypot filled)."""
+        body = {"firstName": "Held", "lastName": uid(), "_lg_hp": "bot"}
+        posted = self.http.post(
+            f"/f/{self.ids['form']}",
+            json=body,
+            headers={"Origin": str(self.http.base_url).rstrip("/")},
+        )
+        assert posted.is_success, posted.text
+        held = self.http.get("/api/v1/form-quarantine", headers=self.full.headers).json()
+        return str(held["data"][0]["id"])
+
     def endpoint_body(self) -> dict[str, Any]:
         # Subscribed to test events only: the other requests' events queue no deliveries.
         return {"url": self.receiver.url, "eventTypes": ["webhook.test"]}
@@ -162,6 +177,26 @@ def fresh_team(world: World) -> dict[str, str]:
 
 def event(world: World) -> dict[str, str]:
     return {"event_id": world.ids["event"]}
+
+
+def form_body(_world: World) -> dict[str, Any]:
+    fields = [
+        {"name": "firstName", "label": "First name", "required": True},
+        {"name": "lastName", "label": "Last name", "required": True},
+    ]
+    return {"name": f"Form {uid()}", "fields": fields, "spam": {"minFillSeconds": 0}}
+
+
+def web_form(world: World) -> dict[str, str]:
+    return {"form_id": world.ids["form"]}
+
+
+def fresh_form(world: World) -> dict[str, str]:
+    return {"form_id": world.new_form()}
+
+
+def held_submission(world: World) -> dict[str, str]:
+    return {"submission_id": world.new_held_submission()}
 
 
 def lead_body(_world: World) -> dict[str, Any]:
@@ -262,6 +297,22 @@ ROUTES: list[Route] = [
         body=lambda w: {"endpointId": w.ids["endpoint"]},
         target=event,
     ),
+    # web forms and their quarantine
+    Route("POST", "/api/v1/forms", "forms:write", body=form_body),
+    Route("GET", "/api/v1/forms", "forms:read"),
+    Route("GET", "/api/v1/forms/{form_id}", "forms:read", target=web_form),
+    Route("PATCH", "/api/v1/forms/{form_id}", "forms:write", body=named("Form"), target=web_form),
+    Route("DELETE", "/api/v1/forms/{form_id}", "forms:write", target=fresh_form),
+    Route("GET", "/api/v1/form-quarantine", "forms:read"),
+    Route(
+        "POST",
+        "/api/v1/form-quarantine/{submission_id}/release",
+        "forms:write",
+        target=held_submission,
+    ),
+    Route(
+        "DELETE", "/api/v1/form-quarantine/{submission_id}", "forms:write", target=held_submission
+    ),
 ]
 
 # Routes under /api that take no API key, and why.
@@ -281,6 +332,8 @@ NOT_API: dict[str, str] = {
     "/readyz": "readiness probe, public",
     "/metrics": "Prometheus metrics, guarded by the network (docs/operations.md)",
     "/": "redirects to the console",
+    "/f": "web forms' public pages and submit URL: no key, the form's own rules (docs/forms.md, "
+    "tests/test_forms*.py)",
 }
 
 # (caller, the answer refused callers get); "right_scope" and "other_tenants_key" are checked
@@ -364,6 +417,7 @@ def world(backend: Backend) -> Iterator[World]:
             key=world.new_key(),
             endpoint=world.new_endpoint(),
             team=world.new_team(),
+            form=world.new_form(),
         )
         tested = world.post(f"/api/v1/webhook-endpoints/{world.ids['endpoint']}/test", {})
         assert tested["success"] is True, tested

@@ -25,6 +25,8 @@ from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
+from leadgate.forms.public import router as forms_public_router
+from leadgate.forms.router import router as forms_router
 from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
@@ -157,10 +159,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags_router,
         teams_router,
         users_router,
+        forms_router,
     ):
         app.include_router(router, prefix=CANONICAL)
     app.router.redirect_slashes = False  # PathAliases serves trailing slashes; no redirect
     install_console(app)
+    app.include_router(forms_public_router)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -246,6 +246,56 @@ class Settings(BaseSettings):
         1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
     )
 
+    # --- web forms ---
+    forms_rate_limit_per_minute: int = Field(
+        60, ge=1, description="Submissions one form accepts per minute (all visitors together)."
+    )
+    forms_address_rate_limit_per_minute: int = Field(
+        10, ge=1, description="Form submissions one client address may make per minute."
+    )
+    forms_proof_of_work_cost: int = Field(
+        200,
+        ge=1,
+        description="SHA-256 rounds per attempt of a form's proof-of-work challenge (ALTCHA); "
+        "a browser makes about 128 attempts on average (about a second at 200 in chromium).",
+    )
+    forms_turnstile_secret: SecretStr | None = Field(
+        None, description="Cloudflare Turnstile secret key: lets forms use `captcha: turnstile`."
+    )
+    forms_turnstile_verify_url: str = Field(
+        "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        description="Where Turnstile answers are verified.",
+    )
+    forms_hcaptcha_secret: SecretStr | None = Field(
+        None, description="hCaptcha secret key: lets forms use `captcha: hcaptcha`."
+    )
+    forms_hcaptcha_verify_url: str = Field(
+        "https://api.hcaptcha.com/siteverify", description="Where hCaptcha answers are verified."
+    )
+    forms_recaptcha_secret: SecretStr | None = Field(
+        None, description="Google reCAPTCHA (v2) secret key: lets forms use `captcha: recaptcha`."
+    )
+    forms_recaptcha_verify_url: str = Field(
+        "https://www.google.com/recaptcha/api/siteverify",
+        description="Where reCAPTCHA answers are verified.",
+    )
+    forms_confirmation_hours: float = Field(
+        48, gt=0, description="How long a double opt-in confirmation link works."
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail leadgate sends (double opt-in). Unset: none."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP user name, if it asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field(
+        "leadgate <no-reply@localhost>", description="The From of e-mail leadgate sends."
+    )
+    forms_proof_of_work_seconds: int = Field(
+        600, ge=10, description="How long a form's proof-of-work challenge may be solved and used."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

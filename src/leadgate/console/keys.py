@@ -32,6 +32,8 @@ SCOPE_LABELS = {
     "webhooks:write": "Manage webhooks",
     "usage:read": "Read usage",
     "users:read": "Read users",
+    "forms:read": "Read web forms",
+    "forms:write": "Manage web forms",
 }
 
 

@@ -1,6 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, teams, webhooks), its page-shaped errors and its security
-headers.
+audit, developers, usage, leads, tags, teams, webhooks, web forms), its page-shaped errors and
+its security headers.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from leadgate.console import (
     tags,
     teams,
     usage,
+    web_forms,
     webhooks,
 )
 from leadgate.console.auth import AnyVisitor, ConsolePageError, ConsoleRedirect, check_csrf
 from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
-AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks)
+AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, web_forms)
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -122,6 +122,11 @@ DOCS_CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_SECURITY_HEADERS = header_set(DOCS_CONTENT_SECURITY_POLICY, "same-origin")
+# A web form's pages set their own CSP (framed by the form's allowed origins) on each response.
+FORM_SECURITY_HEADERS = [
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-content-type-options", b"nosniff"),
+]
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -130,6 +135,8 @@ def security_headers_for(path: str) -> list[tuple[bytes, bytes]]:
         return SECURITY_HEADERS
     if path == "/docs":
         return DOCS_SECURITY_HEADERS
+    if path.startswith("/f/"):
+        return FORM_SECURITY_HEADERS
     return API_SECURITY_HEADERS
 
 

@@ -25,6 +25,7 @@ _LEAD: dict[str, Any] = {
     "teamId": None,
     "createdBy": {"type": "api_key", "id": "key_01m7ym8de47xf09erntk40q8ge", "name": "Website"},
     "requestSource": "api_native",
+    "attribution": None,
     "createdAt": "2026-11-21T08:41:12.441Z",
     "updatedAt": "2026-11-21T08:41:12.441Z",
 }

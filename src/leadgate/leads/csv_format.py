@@ -25,7 +25,7 @@ from leadgate.schemas import iso_utc
 COLUMNS = (
     "id", "firstName", "lastName", "email", "phone", "company", "website", "source", "address",
     "city", "state", "zipcode", "country", "status", "tags", "teamId", "customFields",
-    "requestSource", "createdAt", "updatedAt",
+    "requestSource", "createdAt", "updatedAt", "attribution",
 )  # fmt: skip
 # Columns an import reads; the others (ids, timestamps) describe the exported row only.
 IMPORTED = frozenset(COLUMNS) - {"id", "requestSource", "createdAt", "updatedAt"}
@@ -76,6 +76,7 @@ def csv_row(lead: LeadOut) -> list[str]:
         lead.request_source,
         iso_utc(lead.created_at),
         iso_utc(lead.updated_at),
+        lead.attribution.model_dump_json(exclude_none=True) if lead.attribution else "",
     ]
 
 
@@ -119,11 +120,11 @@ def payload_from_row(row: dict[str, str | None]) -> dict[str, Any]:
             continue
         if column == "tags":
             payload["tags"] = [name for name in value.split(TAG_SEPARATOR) if name.strip()]
-        elif column == "customFields":
+        elif column in ("customFields", "attribution"):
             try:
-                payload["customFields"] = json.loads(value)
+                payload[column] = json.loads(value)
             except json.JSONDecodeError:
-                payload["customFields"] = value  # refused by validation, with the field named
+                payload[column] = value  # refused by validation, with the field named
         else:
             payload[column] = value
     return payload

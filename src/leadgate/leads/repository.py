@@ -30,6 +30,10 @@ class LeadFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     q: str | None = None
+    # Matched against either touch of the lead's attribution.
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
     team_ids: tuple[str, ...] | None = None
 
 
@@ -96,6 +100,18 @@ class LeadRepository(TenantScopedRepository):
             statement = statement.where(Lead.team_id.in_(filters.team_ids))
         if filters.source is not None:
             statement = statement.where(Lead.source == filters.source)
+        for key, value in (
+            ("utmSource", filters.utm_source),
+            ("utmMedium", filters.utm_medium),
+            ("utmCampaign", filters.utm_campaign),
+        ):
+            if value is not None:
+                statement = statement.where(
+                    sa.or_(
+                        Lead.attribution[("firstTouch", key)].as_string() == value,
+                        Lead.attribution[("lastTouch", key)].as_string() == value,
+                    )
+                )
         if filters.created_after is not None:
             statement = statement.where(Lead.created_at >= filters.created_after)
         if filters.created_before is not None:

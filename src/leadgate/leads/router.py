@@ -161,6 +161,12 @@ async def lead_filter_params(
         str | None,
         Query(max_length=200, description="Text in the name, email, company or phone."),
     ] = None,
+    utm_source: Annotated[
+        str | None,
+        Query(alias="utmSource", max_length=255, description="In either touch's attribution."),
+    ] = None,
+    utm_medium: Annotated[str | None, Query(alias="utmMedium", max_length=255)] = None,
+    utm_campaign: Annotated[str | None, Query(alias="utmCampaign", max_length=255)] = None,
 ) -> LeadFilters | None:
     return await service.lead_filters(
         session,
@@ -172,6 +178,9 @@ async def lead_filter_params(
         created_after=_utc(created_after),
         created_before=_utc(created_before),
         q=q,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
     )
 
 

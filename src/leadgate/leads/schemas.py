@@ -126,11 +126,34 @@ class LeadTagsInput(RequestModel):
         return list(dict.fromkeys(ids))
 
 
+class Touch(RequestModel):
+    """One visit: its UTM parameters, ad click ids, referrer and landing page."""
+
+    utm_source: Text255 | None = None
+    utm_medium: Text255 | None = None
+    utm_campaign: Text255 | None = None
+    utm_term: Text255 | None = None
+    utm_content: Text255 | None = None
+    gclid: Text255 | None = None
+    fbclid: Text255 | None = None
+    msclkid: Text255 | None = None
+    referrer: Text2048 | None = None
+    landing_page: Text2048 | None = None
+
+
+class Attribution(RequestModel):
+    """Where a lead came from: the visitor's first visit and the one that converted."""
+
+    first_touch: Touch | None = None
+    last_touch: Touch | None = None
+
+
 class LeadCreate(LeadFields, LeadTagsInput):
     first_name: Name
     last_name: Name
     status: LeadStatus = "new"
     request_source: RequestSource | None = None
+    attribution: Attribution | None = None
 
 
 class LeadUpdate(LeadFields, LeadTagsInput):
@@ -155,6 +178,24 @@ class CreatedBy(ResponseModel):
     name: str | None = None
 
 
+class TouchOut(ResponseModel):
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    gclid: str | None = None
+    fbclid: str | None = None
+    msclkid: str | None = None
+    referrer: str | None = None
+    landing_page: str | None = None
+
+
+class AttributionOut(ResponseModel):
+    first_touch: TouchOut | None = None
+    last_touch: TouchOut | None = None
+
+
 class LeadOut(ResponseModel):
     id: str
     first_name: str
@@ -175,6 +216,7 @@ class LeadOut(ResponseModel):
     team_id: str | None
     created_by: CreatedBy
     request_source: str
+    attribution: AttributionOut | None = None
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -31,6 +31,7 @@ from leadgate.ids import new_id
 from leadgate.leads.normalize import email_key, name_key
 from leadgate.leads.repository import LeadFilters, LeadRepository, LeadWriter, Position
 from leadgate.leads.schemas import (
+    AttributionOut,
     BatchItem,
     BatchItemError,
     BatchResult,
@@ -59,7 +60,7 @@ CONTACT_FIELDS = (
 # What `merge` may fill on the existing lead: only where it has nothing.
 MERGEABLE_FIELDS = (
     "email", "phone", "company", "website", "source", "address", "city", "state",
-    "zipcode", "country", "team_id",
+    "zipcode", "country", "team_id", "attribution",
 )  # fmt: skip
 # The pipeline moves forward (steps may be skipped); any open lead can be lost; a lost lead
 # can be reopened; a converted lead is done.
@@ -155,6 +156,11 @@ def new_lead_values(
         custom_fields=data.custom_fields or {},
         created_by=created_by or principal.actor,
         request_source=data.request_source or request_source,
+        attribution=(
+            data.attribution.model_dump(by_alias=True, exclude_none=True)
+            if data.attribution
+            else None
+        ),
         email_key=email_key(data.email),
         name_key=name_key(data.first_name, data.last_name),
         created_at=now,
@@ -425,6 +431,9 @@ async def lead_filters(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     q: str | None = None,
+    utm_source: str | None = None,
+    utm_medium: str | None = None,
+    utm_campaign: str | None = None,
 ) -> LeadFilters | None:
     """The filters of a list or export; None when they can match nothing (an unknown tag)."""
     tag_id = None
@@ -444,6 +453,9 @@ async def lead_filters(
         created_after=created_after,
         created_before=created_before,
         q=q.strip() if q and q.strip() else None,
+        utm_source=utm_source,
+        utm_medium=utm_medium,
+        utm_campaign=utm_campaign,
         team_ids=None if principal.team_scope == "all-accounts" else principal.team_ids,
     )
 
@@ -709,9 +721,15 @@ def lead_out(values: dict[str, Any], tags: list[Tag]) -> LeadOut:
         team_id=values["team_id"],
         created_by=CreatedBy.model_construct(**values["created_by"]),
         request_source=values["request_source"],
+        attribution=_attribution_out(values.get("attribution")),
         created_at=values["created_at"],
         updated_at=values["updated_at"],
     )
+
+
+def _attribution_out(stored: dict[str, Any] | None) -> AttributionOut | None:
+    # Validated (not constructed): its touches are nested models; most leads have none.
+    return AttributionOut.model_validate(stored) if stored else None
 
 
 def lead_event_data(lead: LeadOut) -> dict[str, Any]:

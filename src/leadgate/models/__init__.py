@@ -4,6 +4,12 @@ from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
+from leadgate.models.forms import (
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    WebForm,
+)
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
 from leadgate.models.tenant import Membership, Team, Tenant, User
@@ -21,16 +27,20 @@ __all__ = [
     "IdempotencyRecord",
     "Invitation",
     "Lead",
+    "LeadConsent",
     "LeadTag",
     "LoginFailure",
     "Membership",
     "Notice",
+    "PendingConfirmation",
+    "QuarantinedSubmission",
     "Tag",
     "Team",
     "Tenant",
     "TenantScoped",
     "UsageCount",
     "User",
+    "WebForm",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -61,6 +61,9 @@ class Lead(TenantScoped, Base):
     custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[dict[str, Any]] = mapped_column(default=dict)
     request_source: Mapped[str] = mapped_column(sa.String(32), default="api_native")
+    # Where the visitor came from ({"firstTouch", "lastTouch"}: UTM parameters, click ids,
+    # referrer, landing page), as web forms record it.
+    attribution: Mapped[dict[str, Any] | None] = mapped_column()
     email_key: Mapped[str | None] = mapped_column(sa.String(254))
     name_key: Mapped[str] = mapped_column(sa.String(170))
     claims_duplicates: Mapped[bool] = mapped_column(default=True)

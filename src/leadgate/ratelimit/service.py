@@ -181,6 +181,15 @@ class RateLimiter:
                 extra={"retryAfter": decision.retry_after},
             )
 
+    async def first_use(self, bucket: str, token: str, seconds: float) -> bool:
+        """True the first time `token` is seen within `seconds` (shared through Redis); a
+        one-time proof presented again in that window is False. Unchecked (Redis down): True."""
+        interval = max(1, round(seconds * 1000))
+        raw = await self._consume(
+            redis_key(self.settings, bucket, token), 1, interval, strict=False
+        )
+        return raw is None or decide(1, interval, *raw).allowed
+
     def _block(self, address: str, wait_ms: int) -> None:
         if len(self._blocked) > 100_000:
             now = time.monotonic()
