@@ -34,7 +34,7 @@ from tests.factories import (
 from tests.receiver import Received, running_receiver
 
 SHOP = "https://shop.example"
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"name": "firstName", "label": "First name", "required": True},
     {"name": "lastName", "label": "Last name", "required": True},
     {"name": "email", "label": "E-mail", "required": True},
@@ -146,6 +146,7 @@ def test_form_lifecycle_is_audited(backend: Backend, client: httpx.Client) -> No
     updated = next(
         a for a in fetch_rows(backend, AuditEvent, tenant.id) if a.action == "form.updated"
     )
+    assert updated.before is not None and updated.after is not None
     assert (updated.before["name"], updated.after["name"]) == ("Contact us", "Quote")
 
 
@@ -329,6 +330,7 @@ def test_duplicate_email_answered_like_a_success(backend: Backend, client: httpx
         a for a in fetch_rows(backend, AuditEvent, tenant.id) if a.action == "lead.form_resubmitted"
     ]
     assert history.target_id == lead.id
+    assert history.after is not None
     assert history.after["submitted"]["firstName"] == "Other"
 
 

@@ -1,7 +1,7 @@
 """Web forms, their quarantine of suspect submissions, and leads' attribution.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 21:03:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from leadgate.models.base import UTCDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
