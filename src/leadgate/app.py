@@ -34,6 +34,8 @@ from leadgate.readiness import healthz, readyz
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.sources.router import inbound_router
+from leadgate.sources.router import router as sources_router
 from leadgate.tags.router import router as tags_router
 from leadgate.usage.alerts import UsageAlerts
 from leadgate.usage.recorder import UsageRecorder
@@ -161,6 +163,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
     app.include_router(tags_router, prefix="/api/v1")
     app.include_router(tags_router, prefix="/api", include_in_schema=False)
+    app.include_router(sources_router, prefix="/api/v1")
+    app.include_router(sources_router, prefix="/api", include_in_schema=False)
+    app.include_router(inbound_router)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -365,6 +365,12 @@ class Settings(BaseSettings):
         description="Allow http URLs and private, loopback and link-local targets. "
         "Default: allowed in development and test, refused in production.",
     )
+    sources_payload_retention_days: float = Field(
+        30.0, gt=0, description="How long an inbound source's received payloads are kept."
+    )
+    sources_payloads_kept: int = Field(
+        1000, ge=10, description="The most payloads kept per inbound source (the newest)."
+    )
 
     @property
     def webhooks_private_allowed(self) -> bool:

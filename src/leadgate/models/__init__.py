@@ -6,6 +6,7 @@ from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
+from leadgate.models.source import InboundSource, SourcePayload
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
 from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -19,12 +20,14 @@ __all__ = [
     "ConsoleSession",
     "Event",
     "IdempotencyRecord",
+    "InboundSource",
     "Invitation",
     "Lead",
     "LeadTag",
     "LoginFailure",
     "Membership",
     "Notice",
+    "SourcePayload",
     "Tag",
     "Team",
     "Tenant",
