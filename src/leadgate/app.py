@@ -23,6 +23,7 @@ from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
+from leadgate.integrations.router import router as integrations_router
 from leadgate.leads.fastpath import IntakeFastPath
 from leadgate.leads.repository import IntakeWriter
 from leadgate.leads.router import router as leads_router
@@ -149,6 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
+    # Before the leads router: `/leads/find-or-create` is not a lead id.
+    app.include_router(integrations_router, prefix="/api/v1")
+    app.include_router(integrations_router, prefix="/api", include_in_schema=False)
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
     for router in (api_keys_router, audit_router):  # issue 3
