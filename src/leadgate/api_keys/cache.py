@@ -64,6 +64,7 @@ class VerifiedKey:
     duplicate_policy: str
     plan: str
     created_by: dict[str, Any]
+    duplicate_fields: tuple[str, ...] = ("email", "name")
 
     @classmethod
     def from_record(cls, record: KeyRecord) -> VerifiedKey:
@@ -87,6 +88,7 @@ class VerifiedKey:
             duplicate_policy=record.tenant_duplicate_policy,
             plan=record.tenant_plan,
             created_by=dict(key.created_by),
+            duplicate_fields=tuple(record.tenant_duplicate_fields),
         )
 
 

@@ -25,6 +25,7 @@ class KeyRecord:
     tenant_phone_region: str | None
     tenant_duplicate_policy: str
     tenant_plan: str
+    tenant_duplicate_fields: list[str]
 
 
 class KeyLookupRepository:
@@ -58,6 +59,7 @@ class KeyLookupRepository:
                 Tenant.phone_region,
                 Tenant.duplicate_policy,
                 Tenant.plan,
+                Tenant.duplicate_fields,
             )
             .join(ApiKeySecret, ApiKeySecret.api_key_id == ApiKey.id)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)

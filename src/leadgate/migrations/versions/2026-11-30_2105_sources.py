@@ -1,4 +1,5 @@
-"""Inbound lead sources and the payloads they sent.
+"""Inbound lead sources and the payloads they sent; duplicates matched on the tenant's choice
+of e-mail, phone and name (a phone claim key; the name key may be absent).
 
 Revision ID: 0012
 Revises: 0007
@@ -19,6 +20,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
+LIVE_CLAIM = "claims_duplicates AND deleted_at IS NULL"
+
+
+def _claim_index(name: str, column: str, where: str) -> None:
+    op.create_index(
+        name,
+        "leads",
+        ["tenant_id", column],
+        unique=True,
+        sqlite_where=sa.text(where),
+        postgresql_where=sa.text(where),
+    )
 
 
 def upgrade() -> None:
@@ -76,7 +89,39 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_source_payloads_tenant_id"), ["tenant_id"])
         batch_op.create_index("ix_source_payloads_source_id_id", ["source_id", "id"])
 
+    op.add_column(
+        "tenants",
+        sa.Column(
+            "duplicate_fields",
+            JSON,
+            nullable=False,
+            server_default=sa.text("""'["email", "name"]'"""),
+        ),
+    )
+    # The partial indexes are dropped and made again around the batch (SQLite copies the table
+    # and would not carry their WHERE clauses over).
+    op.drop_index("uq_leads_name_claim", table_name="leads")
+    op.drop_index("uq_leads_email_claim", table_name="leads")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("phone_key", sa.String(length=32), nullable=True))
+        batch_op.alter_column("name_key", existing_type=sa.String(length=170), nullable=True)
+    _claim_index("uq_leads_email_claim", "email_key", f"{LIVE_CLAIM} AND email_key IS NOT NULL")
+    _claim_index("uq_leads_name_claim", "name_key", f"{LIVE_CLAIM} AND name_key IS NOT NULL")
+    _claim_index("uq_leads_phone_claim", "phone_key", f"{LIVE_CLAIM} AND phone_key IS NOT NULL")
+
 
 def downgrade() -> None:
+    op.drop_index("uq_leads_phone_claim", table_name="leads")
+    op.drop_index("uq_leads_name_claim", table_name="leads")
+    op.drop_index("uq_leads_email_claim", table_name="leads")
+    # A lead without a name key gets one no name has (its id): nothing new is matched.
+    op.execute("UPDATE leads SET name_key = id WHERE name_key IS NULL")
+    with op.batch_alter_table("leads", schema=None) as batch_op:
+        batch_op.drop_column("phone_key")
+        batch_op.alter_column("name_key", existing_type=sa.String(length=170), nullable=False)
+    _claim_index("uq_leads_email_claim", "email_key", f"{LIVE_CLAIM} AND email_key IS NOT NULL")
+    _claim_index("uq_leads_name_claim", "name_key", LIVE_CLAIM)
+    with op.batch_alter_table("tenants", schema=None) as batch_op:
+        batch_op.drop_column("duplicate_fields")
     op.drop_table("source_payloads")
     op.drop_table("inbound_sources")
