@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from leadgate.auth.dependencies import Session, get_settings
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.router import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest, validation_details
 from leadgate.sources import service
 from leadgate.sources.providers import KINDS
@@ -25,6 +25,7 @@ from leadgate.sources.schemas import (
     SourceUpdate,
 )
 from leadgate.users.service import user_actor
+from leadgate.web import get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 BLANK_RULES = 3

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from leadgate.auth.dependencies import Session, get_settings
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.integrations import service
 from leadgate.integrations.auth import LeadsWrite, WebhooksRead, WebhooksWrite
@@ -17,6 +17,7 @@ from leadgate.leads.schemas import LeadCreate
 from leadgate.openapi import request_body
 from leadgate.payload import read_body, read_payload
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.web import get_settings
 
 router = APIRouter(tags=["integrations"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 

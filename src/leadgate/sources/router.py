@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from leadgate.auth.dependencies import Session, get_settings
+from leadgate.db import Session
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
 from leadgate.responses import ERROR_RESPONSES, ErrorBody
@@ -26,6 +26,7 @@ from leadgate.sources.schemas import (
     SourceUpdate,
     SourceWithSecret,
 )
+from leadgate.web import get_settings
 
 router = APIRouter(tags=["sources"], responses=ERROR_RESPONSES)
 inbound_router = APIRouter(tags=["sources"])
