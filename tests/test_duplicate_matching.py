@@ -3,6 +3,7 @@ database's partial unique indexes; the 409 says which field matched."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -21,6 +22,7 @@ from tests.factories import (
     eventually_status,
     unique_lead,
 )
+from tests.receiver import wait_until
 
 
 def match_on(backend: Backend, tenant: TenantInfo, fields: list[str]) -> None:
@@ -119,3 +121,36 @@ def test_unknown_matching_fields_are_refused(backend: Backend, fields: list[str]
 
     with pytest.raises(InvalidRequest):
         backend.transaction(work)
+
+
+def test_operators_choose_the_fields_with_the_cli(
+    backend: Backend,
+    client: httpx.Client,
+    cli,  # type: ignore[no-untyped-def]
+) -> None:
+    tenant = create_tenant(backend)
+    created = post(client, tenant, unique_lead(phone="+1 303 555 0199"))
+    assert created.status_code == 201
+    again = unique_lead(phone="(303) 555-0199")
+    assert post(client, tenant, again).status_code == 201  # e-mail and name only, by default
+
+    changed = cli("tenant", "update", tenant.slug, "--duplicate-fields", "phone, email", "--json")
+    assert changed.exit_code == 0, changed.stdout
+    assert json.loads(changed.stdout)["duplicateFields"] == ["email", "phone"]
+    third = unique_lead(phone="+13035550199")
+    # The servers' key cache learns the change within its bound; a dry run writes nothing.
+    dry_run = lambda: client.post(  # noqa: E731
+        "/api/v1/leads?dryRun=true", json=third, headers=tenant.headers
+    )
+    wait_until(lambda: dry_run().json()["outcome"] == "duplicate", timeout=3)
+    answer = post(client, tenant, third)
+    assert answer.status_code == 409
+    assert answer.json()["matchedOn"] == "phone"
+    assert answer.json()["existingLeadId"] == created.json()["id"]
+
+    for value in ("fax", ""):
+        refused = cli("tenant", "update", tenant.slug, "--duplicate-fields", value)
+        assert refused.exit_code == 1
+    shown = cli("tenant", "update", tenant.slug)
+    assert "matching email, phone" in shown.stdout
+    assert count_rows(backend, Lead, tenant.id) == 2

@@ -30,6 +30,7 @@ def cli_principal(tenant: Tenant) -> Principal:
         scopes=frozenset(ALL_SCOPES),
         phone_region=tenant.phone_region,
         duplicate_policy=tenant.duplicate_policy,
+        duplicate_fields=tuple(tenant.duplicate_fields),
     )
 
 

@@ -95,18 +95,31 @@ def tenant_update(
     phone_region: Annotated[
         str | None, typer.Option("--phone-region", help="Default phone region, e.g. GB.")
     ] = None,
+    duplicate_fields: Annotated[
+        str | None,
+        typer.Option(
+            "--duplicate-fields",
+            help="Fields that make two leads duplicates, comma-separated: email, phone, name.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a tenant's settings."""
     from leadgate.tenants.service import update_tenant
 
     async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+        fields = None if duplicate_fields is None else duplicate_fields.split(",")
         tenant = await update_tenant(
-            session, slug, duplicate_policy=duplicate_policy, phone_region=phone_region
+            session,
+            slug,
+            duplicate_policy=duplicate_policy,
+            phone_region=phone_region,
+            duplicate_fields=fields,
         )
         return {
             **tenant_json(tenant),
             "duplicatePolicy": tenant.duplicate_policy,
+            "duplicateFields": list(tenant.duplicate_fields),
             "phoneRegion": tenant.phone_region,
         }
 
@@ -114,6 +127,7 @@ def tenant_update(
     emit(
         result,
         as_json,
-        f"{result['slug']}: duplicate policy {result['duplicatePolicy']}, "
+        f"{result['slug']}: duplicate policy {result['duplicatePolicy']} "
+        f"(matching {', '.join(result['duplicateFields'])}), "
         f"phone region {result['phoneRegion'] or '(deployment default)'}",
     )
