@@ -426,3 +426,20 @@ def test_sources_api_scopes_tenants_and_audit(backend: Backend, client: httpx.Cl
         if count_rows(backend, AuditEvent, tenant.id, action=a) == 1
     ]
     assert len(actions) == 3
+
+
+def test_forged_requests_are_throttled_per_address(backend: Backend) -> None:
+    tenant = create_tenant(backend)
+    with (
+        app_server(backend, auth_failure_limit=3) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        source = make_source(client, tenant, name="Ads", kind="google_ads")
+        body = {**sample("google_ads"), "is_test": False}
+        for _ in range(3):
+            forged = client.post(path_of(source), json={**body, "google_key": "guess"})
+            assert forged.status_code == 401
+        blocked = client.post(path_of(source), json={**body, "google_key": source["secret"]})
+        assert blocked.status_code == 429
+    assert count_rows(backend, SourcePayload, tenant.id) == 0
+    assert count_rows(backend, Lead, tenant.id) == 0

@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from leadgate.db import Session
+from leadgate.errors import InvalidSignature
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
+from leadgate.ratelimit.service import RateLimiter
 from leadgate.responses import ERROR_RESPONSES, ErrorBody
 from leadgate.sources import service
 from leadgate.sources.auth import SourcesRead, SourcesWrite
@@ -26,7 +28,7 @@ from leadgate.sources.schemas import (
     SourceUpdate,
     SourceWithSecret,
 )
-from leadgate.web import get_settings
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(tags=["sources"], responses=ERROR_RESPONSES)
 inbound_router = APIRouter(tags=["sources"])
@@ -187,15 +189,24 @@ async def preview_mapping(
         400: {"model": ErrorBody, "description": "The body is not a JSON object"},
         401: {"model": ErrorBody, "description": "Forged or missing signature: nothing kept"},
         404: {"model": ErrorBody, "description": "No such source, or it is disabled"},
+        429: {"model": ErrorBody, "description": "Too many forged requests from this address"},
     },
 )
 async def receive(source_id: str, request: Request, session: Session) -> ReceiveResult:
     """Where a provider posts: the signature is checked as the source's kind requires, then the
-    payload is kept and mapped. 200 whenever the payload was kept, whatever its outcome."""
-    return await service.receive(
-        session,
-        get_settings(request),
-        source_id=source_id,
-        headers=request.headers,
-        body=await request.body(),
-    )
+    payload is kept and mapped. 200 whenever the payload was kept, whatever its outcome. Forged
+    signatures count as failed authentications: an address with too many gets 429."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    address = client_ip(request)
+    limiter.check_address(address)
+    try:
+        return await service.receive(
+            session,
+            get_settings(request),
+            source_id=source_id,
+            headers=request.headers,
+            body=await request.body(),
+        )
+    except InvalidSignature:
+        await limiter.record_auth_failure(address)
+        raise
