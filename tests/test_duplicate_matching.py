@@ -154,3 +154,30 @@ def test_operators_choose_the_fields_with_the_cli(
     shown = cli("tenant", "update", tenant.slug)
     assert "matching email, phone" in shown.stdout
     assert count_rows(backend, Lead, tenant.id) == 2
+
+
+def test_inbound_sources_match_on_the_tenants_fields(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = create_tenant(backend)
+    match_on(backend, tenant, ["phone"])
+    source = client.post(
+        "/api/v1/sources",
+        json={"name": "Ads", "kind": "google_ads"},
+        headers=tenant.headers,
+    ).json()
+    path = httpx.URL(source["url"]).path
+    outcomes = []
+    for name, phone in (("Ann Lee", "+1 650-555-0123"), ("Bob Ray", "(650) 555 0123")):
+        columns = [
+            {"column_id": "FULL_NAME", "string_value": name},
+            {"column_id": "PHONE_NUMBER", "string_value": phone},
+        ]
+        body = {"google_key": source["secret"], "is_test": False, "user_column_data": columns}
+        outcomes.append(client.post(path, json=body).json())
+    assert [o["outcome"] for o in outcomes] == ["created", "duplicate"]
+    kept = client.get(f"/api/v1/sources/{source['id']}/payloads", headers=tenant.headers).json()[
+        "data"
+    ]
+    assert kept[0]["error"]["existingLeadId"] == outcomes[0]["leadId"]
+    assert count_rows(backend, Lead, tenant.id) == 1

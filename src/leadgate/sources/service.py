@@ -249,6 +249,7 @@ async def _acting_principal(session: AsyncSession, source: InboundSource) -> Pri
         scopes=frozenset({"leads:write", "tags:write"}),
         phone_region=tenant.phone_region,
         duplicate_policy=tenant.duplicate_policy,
+        duplicate_fields=tuple(tenant.duplicate_fields),
         plan=tenant.plan,
     )
 
