@@ -9,15 +9,17 @@ import hmac
 import json
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from leadgate.models import AuditEvent, Lead, SourcePayload
+from leadgate.housekeeping import purge_once
+from leadgate.models import AuditEvent, Lead, SourcePayload, utcnow
 from tests.conftest import Backend, app_server
-from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant
+from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, update_row
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sources"
 TYPEFORM_MAPPING = {
@@ -443,3 +445,16 @@ def test_forged_requests_are_throttled_per_address(backend: Backend) -> None:
         assert blocked.status_code == 429
     assert count_rows(backend, SourcePayload, tenant.id) == 0
     assert count_rows(backend, Lead, tenant.id) == 0
+
+
+def test_housekeeping_purges_payloads_past_retention(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = create_tenant(backend)
+    source = make_source(client, tenant, name="Ads", kind="google_ads")
+    body = {**sample("google_ads"), "google_key": source["secret"]}
+    old, recent = (client.post(path_of(source), json=body).json()["payloadId"] for _ in range(2))
+    update_row(backend, SourcePayload, old, received_at=utcnow() - timedelta(days=31))
+    purged = backend.run(purge_once(backend.app.state.database, backend.settings))
+    assert purged.source_payloads >= 1
+    assert [p["id"] for p in payloads(client, tenant, source["id"])] == [recent]

@@ -220,7 +220,8 @@ class Settings(BaseSettings):
     housekeeping_interval_seconds: float = Field(
         3600,
         gt=0,
-        description="How often expired idempotency records and deleted leads are purged.",
+        description="How often expired idempotency records, deleted leads and old source "
+        "payloads are purged.",
     )
     export_batch_size: int = Field(
         1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
