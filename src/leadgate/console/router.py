@@ -1,6 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, webhooks, sources), its page-shaped errors and its
-security headers.
+audit, developers, usage, leads, tags, teams, webhooks, sources), its page-shaped errors and
+its security headers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from leadgate.console import (
     members,
     sources,
     tags,
+    teams,
     usage,
     webhooks,
 )
@@ -24,7 +25,8 @@ from leadgate.console.auth import AnyVisitor, ConsolePageError, ConsoleRedirect,
 from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
-AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, webhooks, sources)
+audit, developers, usage, leads, tags, teams, webhooks, sources), its page-shaped errors and
+its security headers.
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 
