@@ -25,8 +25,7 @@ from leadgate.console.auth import AnyVisitor, ConsolePageError, ConsoleRedirect,
 from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
-audit, developers, usage, leads, tags, teams, webhooks, sources), its page-shaped errors and
-its security headers.
+AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, sources)
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -38,8 +38,8 @@ async def subscribe(request: Request, principal: WebhooksWrite, session: Session
 
 @router.delete("/hooks/{hook_id}", response_model=HookDeleted, summary="Unsubscribe a REST hook")
 async def unsubscribe(hook_id: str, principal: WebhooksWrite, session: Session) -> HookDeleted:
-    """Zapier's `performUnsubscribe`, Make's detach, n8n's delete. 200 even when the hook is
-    already gone (`deleted: false`)."""
+    """Zapier's `performUnsubscribe`, Make's detach, n8n's delete. A hook already gone is 404
+    `not_found`: a platform unsubscribing twice treats it as done."""
     return await service.unsubscribe(session, principal, hook_id)
 
 
@@ -51,7 +51,7 @@ async def unsubscribe(hook_id: str, principal: WebhooksWrite, session: Session) 
 async def samples(
     principal: WebhooksRead,
     session: Session,
-    event: Annotated[str, Query(max_length=60, description="The event type, e.g. lead.created.")],
+    event: Annotated[str, Query(max_length=60, description="The event type.")] = "lead.created",
     limit: Annotated[int, Query(ge=1, le=100)] = 3,
 ) -> list[dict[str, Any]]:
     """Zapier's `performList`: a JSON array of the `data` of the latest events of the type,

@@ -32,7 +32,7 @@ class HookOut(ResponseModel):
 
 class HookDeleted(ResponseModel):
     id: str
-    deleted: bool = Field(description="False when it was already gone (unsubscribe is idempotent).")
+    deleted: bool = True
 
 
 class LeadFoundOrCreated(LeadOut):

@@ -64,14 +64,12 @@ async def subscribe(
 
 
 async def unsubscribe(session: AsyncSession, principal: Principal, hook_id: str) -> HookDeleted:
-    """Platforms unsubscribe again after a failed attempt: a hook already gone is no error."""
-    try:
-        await webhooks.delete_endpoint(
-            session, tenant_id=principal.tenant_id, endpoint_id=hook_id, actor=principal.actor
-        )
-    except NotFound:
-        return HookDeleted(id=hook_id, deleted=False)
-    return HookDeleted(id=hook_id, deleted=True)
+    """404 for a hook that is gone (or another tenant's), like every resource: a platform
+    that unsubscribes twice treats the 404 as done (docs/integrations.md)."""
+    await webhooks.delete_endpoint(
+        session, tenant_id=principal.tenant_id, endpoint_id=hook_id, actor=principal.actor
+    )
+    return HookDeleted(id=hook_id)
 
 
 async def samples(

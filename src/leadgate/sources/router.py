@@ -31,7 +31,8 @@ from leadgate.sources.schemas import (
 from leadgate.web import client_ip, get_settings
 
 router = APIRouter(tags=["sources"], responses=ERROR_RESPONSES)
-inbound_router = APIRouter(tags=["sources"])
+# Not in the API description: providers, not API clients, call it (docs/sources.md).
+inbound_router = APIRouter(tags=["sources"], include_in_schema=False)
 
 
 @router.post(
