@@ -97,10 +97,12 @@ async def find_or_create_lead(
             session, principal, data, request_source="api_native", policy="reject"
         )
     except DuplicateLead as duplicate:
-        existing_id = duplicate.extra["existingLeadId"]
+        existing_id = duplicate.extra.get("existingLeadId")
+        if existing_id is None:
+            raise  # a lead outside the key's teams is not shown
         try:
             found = await leads.get_lead(session, principal, existing_id)
         except NotFound:
-            raise duplicate from None  # a lead outside the key's teams is not shown
+            raise duplicate from None
         return LeadFoundOrCreated(**found.model_dump(), created=False)
     return LeadFoundOrCreated(**result.lead.model_dump(), created=True)
