@@ -29,6 +29,7 @@ UNSCOPED_ALLOWED = {
     "InvitationLookupRepository": "an invitation link is found by its token before its tenant",
     "ConfirmationLookupRepository": "a double opt-in link names its token, nothing else",
     "PublicFormRepository": "a visitor's post names a form by its public id, nothing else",
+    "SourceLookupRepository": "a provider's payload names its source by id before the tenant",
     "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}

@@ -13,6 +13,8 @@ tenant's rows before and after its one request.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -86,6 +88,27 @@ class World:
     def new_team(self) -> str:
         return str(self.post("/api/v1/teams", {"name": f"Team {uid()}"})["id"])
 
+    def new_hook(self) -> str:
+        return str(self.post("/api/v1/hooks", hook_body(self))["id"])
+
+    def new_source(self) -> str:
+        return str(self.post("/api/v1/sources", source_body(self))["id"])
+
+    def new_failed_payload(self) -> str:
+        """A payload kept as failed (the source's mapping names no fields): replaying it
+        fails again, so every replay of it is a 200 that makes no lead."""
+        source = self.post("/api/v1/sources", source_body(self))
+        body = b'{"first": "Ada"}'
+        signature = hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+        answer = self.http.post(
+            httpx.URL(source["url"]).path,
+            content=body,
+            headers={"Content-Type": "application/json", "X-Leadgate-Signature": signature},
+        )
+        assert answer.json()["outcome"] == "failed", answer.text
+        self.ids["payload_source"] = source["id"]
+        return str(answer.json()["payloadId"])
+
     def new_key(self) -> str:
         # Only keys:write: the key managing it (`only["keys:write"]`) is no narrower.
         return create_api_key(self.backend, self.tenant, ["keys:write"]).id
@@ -108,6 +131,15 @@ class World:
     def endpoint_body(self) -> dict[str, Any]:
         # Subscribed to test events only: the other requests' events queue no deliveries.
         return {"url": self.receiver.url, "eventTypes": ["webhook.test"]}
+
+
+def hook_body(world: World) -> dict[str, Any]:
+    # An event no case causes: subscribing queues no deliveries during other cases.
+    return {"hookUrl": world.receiver.url, "event": "usage.threshold_reached"}
+
+
+def source_body(_world: World) -> dict[str, Any]:
+    return {"name": f"Source {uid()}", "kind": "json", "mapping": {"rules": []}}
 
 
 def no_body(_world: World) -> dict[str, Any] | None:
@@ -173,6 +205,22 @@ def team(world: World) -> dict[str, str]:
 
 def fresh_team(world: World) -> dict[str, str]:
     return {"team_id": world.new_team()}
+
+
+def hook(world: World) -> dict[str, str]:
+    return {"hook_id": world.new_hook()}
+
+
+def source(world: World) -> dict[str, str]:
+    return {"source_id": world.ids["source"]}
+
+
+def fresh_source(world: World) -> dict[str, str]:
+    return {"source_id": world.new_source()}
+
+
+def payload(world: World) -> dict[str, str]:
+    return {"source_id": world.ids["payload_source"], "payload_id": world.ids["payload"]}
 
 
 def event(world: World) -> dict[str, str]:
@@ -313,6 +361,37 @@ ROUTES: list[Route] = [
     Route(
         "DELETE", "/api/v1/form-quarantine/{submission_id}", "forms:write", target=held_submission
     ),
+    # REST hooks (Zapier, Make, n8n) and find-or-create
+    Route("POST", "/api/v1/hooks", "webhooks:write", body=hook_body),
+    Route("DELETE", "/api/v1/hooks/{hook_id}", "webhooks:write", target=hook),
+    Route("GET", "/api/v1/hooks/samples", "webhooks:read"),
+    Route("POST", "/api/v1/leads/find-or-create", "leads:write", body=lead_body),
+    # inbound sources
+    Route("POST", "/api/v1/sources", "sources:write", body=source_body),
+    Route("GET", "/api/v1/sources", "sources:read"),
+    Route("GET", "/api/v1/sources/{source_id}", "sources:read", target=source),
+    Route("PATCH", "/api/v1/sources/{source_id}", "sources:write", body=named("S"), target=source),
+    Route("DELETE", "/api/v1/sources/{source_id}", "sources:write", target=fresh_source),
+    Route("GET", "/api/v1/sources/{source_id}/payloads", "sources:read", target=source),
+    Route(
+        "GET",
+        "/api/v1/sources/{source_id}/payloads/{payload_id}",
+        "sources:read",
+        target=payload,
+    ),
+    Route(
+        "POST",
+        "/api/v1/sources/{source_id}/payloads/{payload_id}/replay",
+        "sources:write",
+        target=payload,
+    ),
+    Route(
+        "POST",
+        "/api/v1/sources/{source_id}/preview",
+        "sources:read",
+        body=lambda _w: {},
+        target=source,
+    ),
 ]
 
 # Routes under /api that take no API key, and why.
@@ -334,6 +413,8 @@ NOT_API: dict[str, str] = {
     "/": "redirects to the console",
     "/f": "web forms' public pages and submit URL: no key, the form's own rules (docs/forms.md, "
     "tests/test_forms*.py)",
+    "/inbound": "where lead sources post: the provider's signature authenticates each payload "
+    "(tests/test_sources.py)",
 }
 
 # (caller, the answer refused callers get); "right_scope" and "other_tenants_key" are checked
@@ -418,7 +499,9 @@ def world(backend: Backend) -> Iterator[World]:
             endpoint=world.new_endpoint(),
             team=world.new_team(),
             form=world.new_form(),
+            source=world.new_source(),
         )
+        world.ids["payload"] = world.new_failed_payload()
         tested = world.post(f"/api/v1/webhook-endpoints/{world.ids['endpoint']}/test", {})
         assert tested["success"] is True, tested
         world.ids["event"] = tested["eventId"]

@@ -247,7 +247,7 @@ def test_reads_retry_without_a_key_and_5xx_is_typed(receiver: Any) -> None:
         [(503, {}, BUSY), (200, {}, {"data": []}), (500, {}, {"error": "internal_error"})]
     )
     waits: list[float] = []
-    with Client("lg_key", local.url, sleep=waits.append) as leadgate:
+    with Client("lg_key", local.url, sleep=waits.append, jitter=lambda: 1.0) as leadgate:
         assert leadgate.list_tags() == []
         with pytest.raises(ServerError) as failed:
             leadgate.list_tags()
@@ -320,7 +320,7 @@ def test_replayed_and_repeatable_calls_survive_a_lost_connection(receiver: Any) 
         ]
     )
     waits: list[float] = []
-    with Client("lg_key", local.url, sleep=waits.append) as leadgate:
+    with Client("lg_key", local.url, sleep=waits.append, jitter=lambda: 1.0) as leadgate:
         assert leadgate.create_lead(first_name="A", last_name="B").id == "lead_1"
         assert leadgate.update_webhook_endpoint("we_1", enabled=False).enabled is False
         # Only replayed routes wait out an in-flight twin; elsewhere the 409 is raised.

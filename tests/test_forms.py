@@ -146,7 +146,8 @@ def test_form_lifecycle_is_audited(backend: Backend, client: httpx.Client) -> No
     updated = next(
         a for a in fetch_rows(backend, AuditEvent, tenant.id) if a.action == "form.updated"
     )
-    assert updated.before is not None and updated.after is not None
+    assert updated.before is not None
+    assert updated.after is not None
     assert (updated.before["name"], updated.after["name"]) == ("Contact us", "Quote")
 
 

@@ -27,6 +27,7 @@ from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
 from leadgate.forms.public import router as forms_public_router
 from leadgate.forms.router import router as forms_router
+from leadgate.integrations.router import router as integrations_router
 from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
@@ -37,6 +38,8 @@ from leadgate.redaction import redact_path
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
+from leadgate.sources.router import inbound_router
+from leadgate.sources.router import router as sources_router
 from leadgate.tags.router import router as tags_router
 from leadgate.teams.router import router as teams_router
 from leadgate.usage.alerts import UsageAlerts
@@ -151,6 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every route once, under /api/v1; the seeds' other paths (/api/…, /v1/…, Snappy's
     # /public-api/v2/authentication/apiKeys, trailing slashes) are aliases (leadgate/aliases.py).
     for router in (
+        # Before the leads router: `/leads/find-or-create` is not a lead id.
+        integrations_router,
         leads_router,
         api_keys_router,
         audit_router,
@@ -160,8 +165,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         teams_router,
         users_router,
         forms_router,
+        sources_router,
     ):
         app.include_router(router, prefix=CANONICAL)
+    # Providers post here: authenticated by their signatures, not by an API key.
+    app.include_router(inbound_router)
     app.router.redirect_slashes = False  # PathAliases serves trailing slashes; no redirect
     install_console(app)
     app.include_router(forms_public_router)

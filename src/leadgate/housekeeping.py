@@ -1,4 +1,5 @@
-"""Periodic clean-up: expired idempotency records and leads deleted past the retention period."""
+"""Periodic clean-up: expired idempotency records, leads deleted past the retention period, and
+inbound sources' payloads past theirs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from leadgate.idempotency.service import purge_expired
 from leadgate.leads.service import purge_deleted
 from leadgate.models import utcnow
 from leadgate.settings import Settings
+from leadgate.sources.service import purge_payloads
 from leadgate.tenants.repository import TenantRepository
 
 log = structlog.get_logger("leadgate.housekeeping")
@@ -24,6 +26,7 @@ log = structlog.get_logger("leadgate.housekeeping")
 class Purged:
     leads: int
     idempotency_records: int
+    source_payloads: int = 0
 
 
 async def purge_once(
@@ -34,12 +37,14 @@ async def purge_once(
     cutoff = utcnow() - timedelta(days=days)
     async with database.sessionmaker() as session:
         tenant_ids = [tenant.id for tenant in await TenantRepository(session).list()]
-    leads = records = 0
+    payloads_cutoff = utcnow() - timedelta(days=settings.sources_payload_retention_days)
+    leads = records = payloads = 0
     for tenant_id in tenant_ids:
         async with database.sessionmaker() as session, session.begin():
             leads += await purge_deleted(session, tenant_id, cutoff)
             records += await purge_expired(session, tenant_id)
-    return Purged(leads=leads, idempotency_records=records)
+            payloads += await purge_payloads(session, tenant_id, payloads_cutoff)
+    return Purged(leads=leads, idempotency_records=records, source_payloads=payloads)
 
 
 class Housekeeper:
@@ -71,8 +76,13 @@ class Housekeeper:
             except Exception as error:  # a failed pass must not end the task; the next retries
                 log_failure(log, "housekeeping_failed", error)
                 continue
-            if purged.leads or purged.idempotency_records:
-                log.info("housekeeping", leads=purged.leads, records=purged.idempotency_records)
+            if purged.leads or purged.idempotency_records or purged.source_payloads:
+                log.info(
+                    "housekeeping",
+                    leads=purged.leads,
+                    records=purged.idempotency_records,
+                    source_payloads=purged.source_payloads,
+                )
 
     async def stop(self) -> None:
         self._stopping.set()

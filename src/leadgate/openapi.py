@@ -39,12 +39,43 @@ def install_openapi(app: FastAPI) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for name, schema in _extra_schemas.items():
                 schemas.setdefault(name, schema)
+            _leadgate_errors(document)
             document["components"].setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
             document["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_WRITES = ("post", "put", "patch", "delete")
+_UNPROCESSABLE = {
+    "description": "An `Idempotency-Key` reused with another body (`idempotency_key_reused`)",
+    "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
+}
+
+
+def _leadgate_errors(document: dict[str, Any]) -> None:
+    """FastAPI documents a 422 `HTTPValidationError` wherever a route has parameters; leadgate
+    answers invalid input with 400 in the error body (`ERROR_RESPONSES`) instead. A write's
+    real 422 is an Idempotency-Key reused with another body; a read has none. Generated clients
+    then type every error answer as `ErrorBody`."""
+    validation_ref = _REF.format(model="HTTPValidationError")
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.get("responses", {})
+            answer = responses.get("422", {})
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if schema.get("$ref") != validation_ref:
+                continue
+            if method in _WRITES:
+                responses["422"] = _UNPROCESSABLE
+            else:
+                del responses["422"]
+    schemas = document.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(document.get("paths")):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
 
 
 SECURITY_SCHEMES = {

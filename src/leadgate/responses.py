@@ -37,6 +37,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: _error("Unsupported content type"),
     429: _error("Rate limited"),
     500: _error("Internal error: retry safely"),
+    503: _error("The database or Redis is unavailable: retry after `Retry-After`"),
 }
 CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {409: _error("Conflict")}
 

@@ -240,7 +240,8 @@ class Settings(BaseSettings):
     housekeeping_interval_seconds: float = Field(
         3600,
         gt=0,
-        description="How often expired idempotency records and deleted leads are purged.",
+        description="How often expired idempotency records, deleted leads and old source "
+        "payloads are purged.",
     )
     export_batch_size: int = Field(
         1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
@@ -441,6 +442,12 @@ class Settings(BaseSettings):
         None,
         description="Allow http URLs and private, loopback and link-local targets. "
         "Default: allowed in development and test, refused in production.",
+    )
+    sources_payload_retention_days: float = Field(
+        30.0, gt=0, description="How long an inbound source's received payloads are kept."
+    )
+    sources_payloads_kept: int = Field(
+        1000, ge=10, description="The most payloads kept per inbound source (the newest)."
     )
 
     @property

@@ -279,6 +279,7 @@ def principal_of(key: VerifiedKey, settings: Settings, source: str) -> Principal
         key_source=source,
         phone_region=key.phone_region,
         duplicate_policy=key.duplicate_policy,
+        duplicate_fields=key.duplicate_fields,
         plan=key.plan,
         extra={"created_by": key.created_by},
     )

@@ -42,6 +42,7 @@ class VerifiedKey:
     created_by: dict[str, Any]
     quota_month: str = ""
     quota_used: int = 0
+    duplicate_fields: tuple[str, ...] = ("email", "name")
 
 
 def month_key(moment: datetime) -> str:
@@ -100,6 +101,7 @@ class KeyLookupRepository:
                 Tenant.duplicate_policy,
                 Tenant.plan,
                 used,
+                Tenant.duplicate_fields,
             )
             .join(ApiKeySecret, ApiKeySecret.api_key_id == ApiKey.id)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
@@ -108,9 +110,19 @@ class KeyLookupRepository:
         )
         month = "" if month_start is None else month_key(month_start)
         found: dict[str, VerifiedKey] = {}
-        for secret_hash, key, secret_id, secret_expires_at, slug, region, policy, plan, count in (
-            await self.session.execute(statement)
-        ).all():
+        rows = (await self.session.execute(statement)).all()
+        for (
+            secret_hash,
+            key,
+            secret_id,
+            secret_expires_at,
+            slug,
+            region,
+            policy,
+            plan,
+            count,
+            fields,
+        ) in rows:
             found[secret_hash] = VerifiedKey(
                 key_id=key.id,
                 tenant_id=key.tenant_id,
@@ -133,6 +145,7 @@ class KeyLookupRepository:
                 created_by=dict(key.created_by),
                 quota_month=month,
                 quota_used=int(count or 0),
+                duplicate_fields=tuple(fields),
             )
         return found
 

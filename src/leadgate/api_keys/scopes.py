@@ -18,6 +18,8 @@ Scope = Literal[
     "users:read",
     "forms:read",
     "forms:write",
+    "sources:read",
+    "sources:write",
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)

@@ -22,6 +22,7 @@ class Principal:
     key_source: str = "header"
     phone_region: str | None = None
     duplicate_policy: str = "reject"
+    duplicate_fields: tuple[str, ...] = ("email", "name")
     plan: str = "free"
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ def cli_principal(tenant: Tenant) -> Principal:
         scopes=frozenset(ALL_SCOPES),
         phone_region=tenant.phone_region,
         duplicate_policy=tenant.duplicate_policy,
+        duplicate_fields=tuple(tenant.duplicate_fields),
     )
 
 
@@ -102,25 +103,47 @@ def leads_import(
             "a re-run never doubles a lead).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="The file's encoding; default: its byte-order mark, else UTF-8, else "
+            "Windows-1252.",
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", help="The separator; default: sniffed (, ; tab |)."),
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help="HEADER=column: reads the header HEADER as the export's column (repeat).",
+        ),
+    ] = None,
 ) -> None:
-    """Import leads from CSV through the API's validation and duplicate rules."""
-    import csv
-
-    from leadgate.leads.csv_format import COLUMNS, import_rows
+    """Import leads from CSV through the API's validation and duplicate rules. The header row
+    may be in any order and use looser names (`First Name`); separators and encodings are
+    recognised as spreadsheets write them."""
+    from leadgate.leads.csv_format import CsvUnreadable, import_rows, read_lead_rows
 
     if on_duplicate not in (None, "reject", "merge"):
         fail("--on-duplicate must be reject or merge")
-    # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-    unknown = sorted(set(reader.fieldnames or ()) - set(COLUMNS))
-    if unknown or not {"firstName", "lastName"} <= set(reader.fieldnames or ()):
-        fail(
-            "the header must name firstName and lastName"
-            + (f"; unknown columns: {', '.join(unknown)}" if unknown else "")
-            + f"\n  columns: {', '.join(COLUMNS)}"
+    mapping = {}
+    for pair in column or []:
+        header, sign, target = pair.partition("=")
+        if not sign:
+            fail(f"--column takes HEADER=column, not {pair!r}")
+        mapping[header.strip()] = target.strip()
+    if delimiter == "\\t":
+        delimiter = "\t"
+    try:
+        rows = read_lead_rows(
+            file.read_bytes(), encoding=encoding, delimiter=delimiter, mapping=mapping
         )
+    except CsvUnreadable as error:
+        fail(str(error))
     config = settings()
 
     async def main(progress: Any) -> Any:

@@ -102,6 +102,13 @@ def tenant_update(
     phone_region: Annotated[
         str | None, typer.Option("--phone-region", help="Default phone region, e.g. GB.")
     ] = None,
+    duplicate_fields: Annotated[
+        str | None,
+        typer.Option(
+            "--duplicate-fields",
+            help="Fields that make two leads duplicates, comma-separated: email, phone, name.",
+        ),
+    ] = None,
     key_prefix: Annotated[
         str | None,
         typer.Option(
@@ -116,16 +123,19 @@ def tenant_update(
     from leadgate.tenants.service import key_prefix_of, update_tenant
 
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
+        fields = None if duplicate_fields is None else duplicate_fields.split(",")
         tenant = await update_tenant(
             session,
             slug,
             duplicate_policy=duplicate_policy,
             phone_region=phone_region,
+            duplicate_fields=fields,
             key_prefix=key_prefix,
         )
         return {
             **tenant_json(tenant),
             "duplicatePolicy": tenant.duplicate_policy,
+            "duplicateFields": list(tenant.duplicate_fields),
             "phoneRegion": tenant.phone_region,
             "keyPrefix": key_prefix_of(tenant) or config.key_prefix,
         }
@@ -134,7 +144,8 @@ def tenant_update(
     emit(
         result,
         as_json,
-        f"{result['slug']}: duplicate policy {result['duplicatePolicy']}, "
+        f"{result['slug']}: duplicate policy {result['duplicatePolicy']} "
+        f"(matching {', '.join(result['duplicateFields'])}), "
         f"phone region {result['phoneRegion'] or '(deployment default)'}, "
         f"key prefix {result['keyPrefix']}",
     )

@@ -30,6 +30,8 @@ SCOPE_LABELS = {
     "keys:write": "Manage API keys",
     "webhooks:read": "Read webhooks",
     "webhooks:write": "Manage webhooks",
+    "sources:read": "See inbound sources and their payloads",
+    "sources:write": "Manage inbound sources and replay payloads",
     "usage:read": "Read usage",
     "users:read": "Read users",
     "forms:read": "Read web forms",

@@ -130,6 +130,112 @@ def payload_from_row(row: dict[str, str | None]) -> dict[str, Any]:
     return payload
 
 
+# Spreadsheets write commas, or semicolons where the comma is the decimal mark, or tabs.
+DELIMITERS = ",;\t|"
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+class CsvUnreadable(ValueError):
+    """A file that is not CSV leadgate can read, with the reason for a person."""
+
+
+def decode_csv(data: bytes, encoding: str | None = None) -> str:
+    """The file's text: in `encoding` if given; else by its byte-order mark (UTF-8, UTF-16),
+    else UTF-8, else Windows-1252 (what Excel writes on Windows without a BOM)."""
+    if encoding is not None:
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as error:
+            raise CsvUnreadable(f"cannot read the file as {encoding}: {error}") from None
+    for mark, name in _BOMS:
+        if data.startswith(mark):
+            return data.decode(name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The header line's separator: `,`, `;`, tab or `|`, whichever the sniffer finds in the
+    first lines (quotes and all); else the one the header holds most of."""
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = text.splitlines()[0] if text else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def _column_key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name).casefold()
+
+
+_BY_KEY = {
+    **{_column_key(column): column for column in COLUMNS},
+    "emailaddress": "email",
+    "phonenumber": "phone",
+    "zip": "zipcode",
+    "postalcode": "zipcode",
+    "companyname": "company",
+}
+
+
+def read_lead_rows(
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    mapping: dict[str, str] | None = None,
+) -> list[dict[str, str | None]]:
+    """A spreadsheet's CSV as rows keyed by the export's columns.
+
+    The header row may be in any order; a header names a column as the export does, or loosely
+    (`First Name`, `first_name`, `E-Mail` for `email`), or through `mapping` (header → column).
+    Excel's quoting (doubled quotes, line breaks inside quotes) is read as Excel writes it.
+    Raises `CsvUnreadable` when the header leaves out firstName or lastName or names a column
+    leadgate does not know."""
+    text = decode_csv(data, encoding)
+    if not text.strip():
+        raise CsvUnreadable("the file is empty")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter or sniff_delimiter(text))
+    header = next(reader)
+    explicit = {_column_key(k): v for k, v in (mapping or {}).items()}
+    columns: list[str | None] = []
+    unknown = []
+    for name in header:
+        key = _column_key(name)
+        column = explicit.get(key) or _BY_KEY.get(key)
+        if column is None and key:
+            unknown.append(name)
+        columns.append(column)
+    bad_targets = sorted(set((mapping or {}).values()) - set(COLUMNS))
+    if unknown or bad_targets or not {"firstName", "lastName"} <= set(columns):
+        raise CsvUnreadable(
+            "the header must name firstName and lastName"
+            + (f"; unknown columns: {', '.join(unknown)}" if unknown else "")
+            + (f"; not a column: {', '.join(bad_targets)}" if bad_targets else "")
+            + f"\n  columns: {', '.join(COLUMNS)}"
+        )
+    rows: list[dict[str, str | None]] = []
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue  # the blank lines spreadsheets leave at the end
+        row: dict[str, str | None] = {}
+        for index, cell in enumerate(cells):
+            column = columns[index] if index < len(columns) else None
+            if index >= len(columns):
+                row[None] = cell  # type: ignore[index]  # more cells than headers: refused
+            elif column is not None:
+                row[column] = cell
+        rows.append(row)
+    return rows
+
+
 @dataclass
 class ImportReport:
     created: int = 0

@@ -52,26 +52,35 @@ def _like_pattern(text: str) -> str:
 
 class LeadRepository(TenantScopedRepository):
     async def find_claim_holder(
-        self, email_key: str | None, name_key: str, *, excluding: str | None = None
+        self,
+        email_key: str | None,
+        name_key: str | None,
+        phone_key: str | None = None,
+        *,
+        excluding: str | None = None,
     ) -> tuple[str, str] | None:
-        """The live lead holding this email or name, and which of the two matched."""
-        match = Lead.name_key == name_key
-        if email_key is not None:
-            match = sa.or_(Lead.email_key == email_key, match)
+        """The live lead holding this email, phone or name, and which matched (in that order)."""
+        wanted = {"email": email_key, "phone": phone_key, "name": name_key}
+        columns = {"email": Lead.email_key, "phone": Lead.phone_key, "name": Lead.name_key}
+        matches = [columns[field] == key for field, key in wanted.items() if key is not None]
+        if not matches:
+            return None
         statement = (
-            sa.select(Lead.id, Lead.email_key)
+            sa.select(Lead.id, Lead.email_key, Lead.phone_key, Lead.name_key)
             .where(self._tenant_filter(Lead))
             .where(Lead.claims_duplicates.is_(True), Lead.deleted_at.is_(None))
-            .where(match)
-            .limit(2)
+            .where(sa.or_(*matches))
+            .limit(3)
         )
         if excluding is not None:
             statement = statement.where(Lead.id != excluding)
         rows = (await self.session.execute(statement)).all()
-        for lead_id, found_email_key in rows:
-            if email_key is not None and found_email_key == email_key:
-                return lead_id, "email"
-        return (rows[0][0], "name") if rows else None
+        for field in ("email", "phone", "name"):
+            for lead_id, *keys in rows:
+                found = dict(zip(("email", "phone", "name"), keys, strict=True))
+                if wanted[field] is not None and found[field] == wanted[field]:
+                    return lead_id, field
+        return None  # pragma: no cover - a row matched one of the keys
 
     async def get(self, lead_id: str) -> Lead | None:
         statement = self._scoped(Lead).where(Lead.id == lead_id).where(Lead.deleted_at.is_(None))
@@ -153,6 +162,33 @@ class LeadRepository(TenantScopedRepository):
             .where(Lead.deleted_at < before)
         )
         return int(result.rowcount or 0)
+
+    async def live_claims(self) -> Sequence[sa.Row[tuple[str, str | None, str | None, str, str]]]:
+        """The live leads that claim duplicate keys, oldest first (the first holds a key)."""
+        statement = (
+            sa.select(Lead.id, Lead.email, Lead.phone, Lead.first_name, Lead.last_name)
+            .where(self._tenant_filter(Lead))
+            .where(Lead.claims_duplicates.is_(True), Lead.deleted_at.is_(None))
+            .order_by(Lead.created_at, Lead.id)
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def set_claim_keys(self, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+        """Clears the claim keys named, then writes each row's (`lead_id` and the keys): cleared
+        first, so a key moving from one lead to another never meets itself in the index."""
+        table = LEADS
+        await self.session.execute(
+            sa.update(table)
+            .where(self._tenant_filter(Lead), Lead.claims_duplicates.is_(True))
+            .values({key: None for key in keys})
+        )
+        if rows:
+            await self.session.execute(
+                sa.update(table)
+                .where(self._tenant_filter(Lead), table.c.id == sa.bindparam("lead_id"))
+                .values({key: sa.bindparam(f"new_{key}") for key in keys}),
+                [{"lead_id": r["lead_id"], **{f"new_{k}": r[k] for k in keys}} for r in rows],
+            )
 
 
 # --- creating a lead in one round trip ----------------------------------------------------

@@ -266,7 +266,7 @@ class LeadDryRun(ResponseModel):
     outcome: Literal["created", "duplicate", "merged"]
     lead: LeadPreview
     existing_lead_id: str | None = None
-    matched_on: Literal["email", "name"] | None = None
+    matched_on: Literal["email", "phone", "name"] | None = None
     merged_fields: list[str] = Field(default_factory=list)
     new_tags: list[str] = Field(default_factory=list)
 

@@ -28,7 +28,7 @@ from leadgate.errors import (
 from leadgate.events.service import emit, new_event
 from leadgate.idempotency import service as idempotency
 from leadgate.ids import new_id
-from leadgate.leads.normalize import email_key, name_key
+from leadgate.leads.matching import claim_keys
 from leadgate.leads.repository import LeadFilters, LeadRepository, LeadWriter, Position
 from leadgate.leads.schemas import (
     AttributionOut,
@@ -128,7 +128,9 @@ async def create_lead(
             return WriteResult("created", lead, body=body)
         async with reading(session) as reader:
             repository = LeadRepository(reader, principal.tenant_id)
-            holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
+            holder = await repository.find_claim_holder(
+                values["email_key"], values["name_key"], values["phone_key"]
+            )
             if holder is not None and policy != "merge":
                 raise await _duplicate_for(repository, principal, holder)
         if holder is not None:
@@ -161,8 +163,13 @@ def new_lead_values(
             if data.attribution
             else None
         ),
-        email_key=email_key(data.email),
-        name_key=name_key(data.first_name, data.last_name),
+        **claim_keys(
+            principal.duplicate_fields,
+            email=data.email,
+            phone=data.phone,
+            first_name=data.first_name,
+            last_name=data.last_name,
+        ),
         created_at=now,
         updated_at=now,
     )
@@ -176,7 +183,7 @@ def duplicate_error(existing_id: str, matched_on: str, *, reveal: bool = True) -
         f"A lead with the same {matched_on} already exists.",
         details=[
             {
-                "field": "email" if matched_on == "email" else "firstName",
+                "field": {"email": "email", "phone": "phone"}.get(matched_on, "firstName"),
                 "message": f"matches lead {existing_id}" if reveal else "matches an existing lead",
                 "type": "duplicate",
             }
@@ -228,8 +235,9 @@ async def _merge_into(
     current_tags = (await tag_repository.tags_of([lead.id])).get(lead.id, [])
     new_tags = [t for t in tags if t.id not in {c.id for c in current_tags}]
     update = _fills(lead, values)
-    if "email" in update:
-        update["email_key"] = values["email_key"]
+    for name in ("email", "phone"):
+        if name in update:
+            update[f"{name}_key"] = values[f"{name}_key"]
     new_custom = {k: v for k, v in values["custom_fields"].items() if k not in lead.custom_fields}
     if new_custom:
         update["custom_fields"] = {**lead.custom_fields, **new_custom}
@@ -239,9 +247,9 @@ async def _merge_into(
             async with session.begin_nested():
                 await repository.update(lead.id, update)
         except sa.exc.IntegrityError:
-            # The email was claimed by another lead a moment ago: merge everything else.
-            update.pop("email")
-            update.pop("email_key")
+            # The email or phone was claimed by another lead a moment ago: merge the rest.
+            for name in ("email", "email_key", "phone", "phone_key"):
+                update.pop(name, None)
             await repository.update(lead.id, update)
     elif new_tags:
         update["updated_at"] = utcnow()
@@ -278,7 +286,9 @@ async def preview_lead(
         team_id=team_id,
     )
     repository = LeadRepository(session, principal.tenant_id)
-    holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
+    holder = await repository.find_claim_holder(
+        values["email_key"], values["name_key"], values["phone_key"]
+    )
     if holder is None or policy == "allow":
         return LeadDryRun(outcome="created", lead=preview, new_tags=new_tag_names)
     existing_id, matched_on = holder
@@ -536,18 +546,22 @@ async def update_lead(
     if not changes and not added and not removed:
         return lead_out(_row_values(lead), current_tags)
     previous = {to_camel(k): _jsonable(getattr(lead, k)) for k in changes}
-    if "email" in changes:
-        changes["email_key"] = email_key(changes["email"])
-    if "first_name" in changes or "last_name" in changes:
-        changes["name_key"] = name_key(
-            changes.get("first_name", lead.first_name), changes.get("last_name", lead.last_name)
+    if {"email", "phone", "first_name", "last_name"} & set(changes):
+        keys = claim_keys(
+            principal.duplicate_fields,
+            email=changes.get("email", lead.email),
+            phone=changes.get("phone", lead.phone),
+            first_name=changes.get("first_name", lead.first_name),
+            last_name=changes.get("last_name", lead.last_name),
         )
+        changes.update({k: v for k, v in keys.items() if v != getattr(lead, k)})
     changes["updated_at"] = utcnow()
     await _update_checking_duplicates(repository, principal, lead, changes)
     await tag_repository.unlink(lead.id, removed)
     await tag_repository.link(lead.id, added)
     out = lead_out({**_row_values(lead), **changes}, tags)
-    changed = [to_camel(k) for k in changes if k not in ("email_key", "name_key", "updated_at")]
+    bookkeeping = ("email_key", "name_key", "phone_key", "updated_at")
+    changed = [to_camel(k) for k in changes if k not in bookkeeping]
     if added or removed:
         changed.append("tags")
         previous["tags"] = [t.name for t in current_tags]
@@ -563,14 +577,14 @@ async def update_lead(
 async def _update_checking_duplicates(
     repository: LeadRepository, principal: Principal, lead: Lead, changes: dict[str, Any]
 ) -> None:
-    """Writes the change; a new email or name another live lead holds is 409 `duplicate_lead`."""
-    rekeyed = "email_key" in changes or "name_key" in changes
+    """Writes the change; a new email, phone or name another live lead holds is 409
+    `duplicate_lead`."""
+    rekeyed = bool({"email_key", "name_key", "phone_key"} & set(changes))
     if not (rekeyed and lead.claims_duplicates):
         await repository.update(lead.id, changes)
         return
-    new_email_key = changes.get("email_key", lead.email_key)
-    new_name_key = changes.get("name_key", lead.name_key)
-    holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
+    new_keys = [changes.get(k, getattr(lead, k)) for k in ("email_key", "name_key", "phone_key")]
+    holder = await repository.find_claim_holder(*new_keys, excluding=lead.id)
     if holder is not None:
         raise await _duplicate_for(repository, principal, holder)
     # The index has the last word: a savepoint keeps a lost race from aborting the transaction.
@@ -578,9 +592,9 @@ async def _update_checking_duplicates(
         async with repository.session.begin_nested():
             await repository.update(lead.id, changes)
     except sa.exc.IntegrityError:
-        holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
+        holder = await repository.find_claim_holder(*new_keys, excluding=lead.id)
         if holder is None:  # pragma: no cover - the racing lead was deleted in between
-            raise DuplicateLead("Another lead just took this email or name.") from None
+            raise DuplicateLead("Another lead just took this email, phone or name.") from None
         raise await _duplicate_for(repository, principal, holder) from None
 
 

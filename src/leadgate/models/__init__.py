@@ -12,6 +12,7 @@ from leadgate.models.forms import (
 )
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
+from leadgate.models.source import InboundSource, SourcePayload
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
 from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -25,6 +26,7 @@ __all__ = [
     "ConsoleSession",
     "Event",
     "IdempotencyRecord",
+    "InboundSource",
     "Invitation",
     "Lead",
     "LeadConsent",
@@ -34,6 +36,7 @@ __all__ = [
     "Notice",
     "PendingConfirmation",
     "QuarantinedSubmission",
+    "SourcePayload",
     "Tag",
     "Team",
     "Tenant",

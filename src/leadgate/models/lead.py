@@ -31,8 +31,16 @@ class Lead(TenantScoped, Base):
             "tenant_id",
             "name_key",
             unique=True,
-            sqlite_where=sa.text(_LIVE_CLAIM),
-            postgresql_where=sa.text(_LIVE_CLAIM),
+            sqlite_where=sa.text(f"{_LIVE_CLAIM} AND name_key IS NOT NULL"),
+            postgresql_where=sa.text(f"{_LIVE_CLAIM} AND name_key IS NOT NULL"),
+        ),
+        sa.Index(
+            "uq_leads_phone_claim",
+            "tenant_id",
+            "phone_key",
+            unique=True,
+            sqlite_where=sa.text(f"{_LIVE_CLAIM} AND phone_key IS NOT NULL"),
+            postgresql_where=sa.text(f"{_LIVE_CLAIM} AND phone_key IS NOT NULL"),
         ),
         sa.Index("ix_leads_tenant_created", "tenant_id", "created_at", "id"),
         sa.Index("ix_leads_tenant_email_key", "tenant_id", "email_key"),
@@ -65,7 +73,9 @@ class Lead(TenantScoped, Base):
     # referrer, landing page), as web forms record it.
     attribution: Mapped[dict[str, Any] | None] = mapped_column()
     email_key: Mapped[str | None] = mapped_column(sa.String(254))
-    name_key: Mapped[str] = mapped_column(sa.String(170))
+    # NULL: the tenant does not match duplicates on the name (leads.matching).
+    name_key: Mapped[str | None] = mapped_column(sa.String(170))
+    phone_key: Mapped[str | None] = mapped_column(sa.String(32))
     claims_duplicates: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     plan: Mapped[str] = mapped_column(sa.String(40), default="free")
     duplicate_policy: Mapped[str] = mapped_column(sa.String(10), default="reject")
+    # Which fields make two leads duplicates: a subset of email, phone, name (leads.matching).
+    duplicate_fields: Mapped[list[str]] = mapped_column(default=lambda: ["email", "name"])
     phone_region: Mapped[str | None] = mapped_column(sa.String(2))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

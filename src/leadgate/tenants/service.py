@@ -17,6 +17,8 @@ from leadgate.api_keys.service import TENANT_PREFIX_SETTING, IssuedKey, issue_ap
 from leadgate.db import is_unique_violation
 from leadgate.errors import Conflict, InvalidRequest, NotFound
 from leadgate.ids import new_id
+from leadgate.leads.matching import MATCH_FIELDS, claim_keys
+from leadgate.leads.repository import LeadRepository
 from leadgate.models import Tenant, utcnow
 from leadgate.settings import Settings
 from leadgate.teams.service import create_team
@@ -118,9 +120,11 @@ async def update_tenant(
     *,
     duplicate_policy: str | None = None,
     phone_region: str | None = None,
+    duplicate_fields: list[str] | None = None,
     key_prefix: str | None = None,
 ) -> Tenant:
-    """Operator settings of a tenant: its duplicate policy and default phone region."""
+    """Operator settings of a tenant: its duplicate policy, default phone region, and the
+    fields that make two leads duplicates."""
     tenant = await TenantRepository(session).by_slug(slug)
     if tenant is None:
         raise NotFound(f"No tenant {slug!r}.")
@@ -145,6 +149,8 @@ async def update_tenant(
                 details=[{"field": "phoneRegion", "message": "e.g. US, GB", "type": "pattern"}],
             )
         tenant.phone_region = region
+    if duplicate_fields is not None:
+        await _change_duplicate_fields(session, tenant, duplicate_fields)
     if key_prefix is not None:
         set_key_prefix(tenant, key_prefix)
     await session.flush()  # so the CLI reports what the database now holds
@@ -152,6 +158,45 @@ async def update_tenant(
     for key in await ApiKeyRepository(session, tenant.id).list():
         invalidate_on_commit(session, key.id)
     return tenant
+
+
+async def _change_duplicate_fields(
+    session: AsyncSession, tenant: Tenant, fields: list[str]
+) -> None:
+    """Matches duplicates on `fields` from now on, and re-keys the tenant's live leads so the
+    database enforces it for them too: where existing leads share a newly matched value, the
+    oldest holds it and the others stay as they are (they were let in before)."""
+    wanted = sorted({f.strip().lower() for f in fields}, key=lambda f: (f not in MATCH_FIELDS, f))
+    unknown = [f for f in wanted if f not in MATCH_FIELDS]
+    if unknown or not wanted:
+        raise InvalidRequest(
+            "Duplicates are matched on one or more of: email, phone, name.",
+            details=[
+                {
+                    "field": "duplicateFields",
+                    "message": f"unknown: {', '.join(unknown)}" if unknown else "none given",
+                    "type": "enum",
+                }
+            ],
+        )
+    wanted = [f for f in MATCH_FIELDS if f in wanted]
+    if wanted == list(tenant.duplicate_fields):
+        return
+    tenant.duplicate_fields = wanted
+    repository = LeadRepository(session, tenant.id)
+    held: dict[str, set[str]] = {"email_key": set(), "phone_key": set(), "name_key": set()}
+    rows = []
+    for lead_id, email, phone, first_name, last_name in await repository.live_claims():
+        keys = claim_keys(
+            wanted, email=email, phone=phone, first_name=first_name, last_name=last_name
+        )
+        for column, value in keys.items():
+            if value is not None and value in held[column]:
+                keys[column] = None
+            elif value is not None:
+                held[column].add(value)
+        rows.append({"lead_id": lead_id, **keys})
+    await repository.set_claim_keys(list(held), rows)
 
 
 def set_key_prefix(tenant: Tenant, prefix: str) -> None:

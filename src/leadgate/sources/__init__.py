@@ -1,0 +1,1 @@
+"""Inbound lead sources: Typeform, Webflow, Google Ads lead forms and generic JSON."""
