@@ -29,6 +29,7 @@ from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
 from leadgate.openapi import install_openapi
+from leadgate.privacy.router import router as privacy_router
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.readiness import healthz, readyz
 from leadgate.redis import create_redis
@@ -161,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
     app.include_router(tags_router, prefix="/api/v1")
     app.include_router(tags_router, prefix="/api", include_in_schema=False)
+    app.include_router(privacy_router, prefix="/api/v1")
+    app.include_router(privacy_router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

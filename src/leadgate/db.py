@@ -104,7 +104,11 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Every session carries the settings, for rules that need the server secret deep in a
+        # service (the suppression list's keyed hash at lead intake).
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={"settings": settings}
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

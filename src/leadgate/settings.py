@@ -231,6 +231,33 @@ class Settings(BaseSettings):
         1000, ge=10, le=10_000, description="Leads read per query while streaming a CSV export."
     )
 
+    # --- privacy: retention defaults (a tenant may set its own, docs/privacy.md) ---
+    retention_event_payload_days: float = Field(
+        30, gt=0, description="Days an event keeps its payload (`data`); then it is emptied."
+    )
+    retention_event_days: float = Field(
+        90, gt=0, description="Days an event and its deliveries are kept at all."
+    )
+    retention_delivery_attempt_days: float = Field(
+        30, gt=0, description="Days a webhook delivery attempt (with its response snippet) is kept."
+    )
+    retention_idempotency_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days an idempotency record may be kept at most. Empty: until it expires "
+        "(LEADGATE_IDEMPOTENCY_TTL_HOURS).",
+    )
+    retention_usage_days: float = Field(400, gt=0, description="Days hourly usage counts are kept.")
+    retention_audit_days: float = Field(
+        730,
+        gt=0,
+        description="Days audit events are kept; the longest period (no tenant may set it "
+        "below any of its other periods).",
+    )
+    retention_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Rows purged per statement (and transaction)."
+    )
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

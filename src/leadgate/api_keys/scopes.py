@@ -15,6 +15,8 @@ Scope = Literal[
     "webhooks:write",
     "usage:read",
     "users:read",
+    "privacy:read",
+    "privacy:write",
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)

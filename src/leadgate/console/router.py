@@ -62,6 +62,8 @@ SCOPE_LABELS = {
     "webhooks:write": "Manage webhooks",
     "usage:read": "Read usage",
     "users:read": "Read users",
+    "privacy:read": "Export a person's data",
+    "privacy:write": "Erase people, suppression list, retention",
 }
 
 

@@ -44,6 +44,7 @@ from leadgate.leads.schemas import (
     LeadUpdate,
 )
 from leadgate.models import Lead, Tag, utcnow
+from leadgate.privacy.service import check_not_suppressed
 from leadgate.schemas import iso_utc
 from leadgate.tags.repository import TagRepository
 from leadgate.tags.schemas import TagOut
@@ -99,6 +100,7 @@ async def create_lead(
     policy: Policy | None = None,
     created_by: dict[str, Any] | None = None,
 ) -> WriteResult:
+    await check_not_suppressed(session, principal.tenant_id, data.email)
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, _ = await _resolve_tags(session, principal, data, create=True)

@@ -6,6 +6,7 @@ from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
+from leadgate.models.privacy import Suppression
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
 from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -25,6 +26,7 @@ __all__ = [
     "LoginFailure",
     "Membership",
     "Notice",
+    "Suppression",
     "Tag",
     "Team",
     "Tenant",

@@ -48,3 +48,5 @@ class Event(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set by the webhook worker once it has created the event's deliveries.
     dispatched_at: Mapped[datetime | None]
+    # Set when retention or an erasure emptied `data`: the event is still listed, not replayable.
+    payload_purged_at: Mapped[datetime | None]
