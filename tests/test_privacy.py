@@ -1,0 +1,371 @@
+"""Personal data: retention by a moved clock, erasure of a person everywhere they were copied,
+export of a person, and the suppression list at every intake path."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadgate.housekeeping import purge_once
+from leadgate.models import (
+    AuditEvent,
+    Base,
+    Event,
+    IdempotencyRecord,
+    Lead,
+    Suppression,
+    Tenant,
+    UsageCount,
+    WebhookAttempt,
+    WebhookDelivery,
+    utcnow,
+)
+from leadgate.privacy.retention import purge_tenant
+from tests.conftest import Backend
+from tests.factories import TenantInfo, count_rows, create_tenant, seed_lead
+from tests.receiver import Received, Receiver, running_receiver, wait_until
+
+
+def echo(_n: int, request: Received) -> tuple[int, dict[str, str], bytes]:
+    """A receiver that quotes what it was sent: the attempt's response snippet is a copy."""
+    return 200, {"content-type": "application/json"}, request.body
+
+
+def unavailable(_n: int, _request: Received) -> tuple[int, dict[str, str], bytes]:
+    return 503, {"retry-after": "3600"}, b"busy"
+
+
+@pytest.fixture
+def echo_receiver() -> Iterator[Receiver]:
+    with running_receiver(echo) as running:
+        yield running
+
+
+@pytest.fixture
+def busy_receiver() -> Iterator[Receiver]:
+    with running_receiver(unavailable) as running:
+        yield running
+
+
+def privacy_tenant(backend: Backend) -> TenantInfo:
+    # The `allow` policy keeps every intake request on the route (the fast path serves only
+    # `reject` tenants), and lets the same person arrive by several paths.
+    return create_tenant(backend, duplicate_policy="allow")
+
+
+def person() -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:10]
+    digits = f"{random.randrange(10_000):04d}"
+    return seed_lead(
+        firstName=f"Erin{tag}",
+        lastName=f"Eraseme{tag}",
+        email=f"erin.{tag}@example.org",
+        phone=f"+1 212-555-{digits}",
+    )
+
+
+def e164(phone: str) -> str:
+    return "+" + "".join(ch for ch in phone if ch.isdigit())
+
+
+def tenant_settings(backend: Backend, tenant_id: str) -> dict[str, Any]:
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+        return dict(tenant.settings)
+
+    return backend.transaction(work)
+
+
+def make_endpoint(client: httpx.Client, tenant: TenantInfo, url: str) -> str:
+    response = client.post("/api/v1/webhook-endpoints", json={"url": url}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def deliveries(client: httpx.Client, tenant: TenantInfo, endpoint_id: str) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["data"])
+
+
+def text_hits(
+    backend: Backend, needles: list[str], *, except_tenant: str | None = None
+) -> list[str]:
+    """Every `table.column` of every table (text and JSON columns, from the metadata) holding
+    one of the needles, case-insensitively; rows of `except_tenant` are not searched."""
+
+    async def work(session: AsyncSession) -> list[str]:
+        hits = []
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if not isinstance(column.type, sa.String | sa.Text | sa.JSON):
+                    continue
+                text = sa.func.lower(sa.cast(column, sa.Text()))
+                condition = sa.or_(*(text.contains(n.lower(), autoescape=True) for n in needles))
+                statement = sa.select(sa.func.count()).select_from(table).where(condition)
+                if except_tenant is not None and "tenant_id" in table.c:
+                    statement = statement.where(
+                        sa.or_(table.c.tenant_id.is_(None), table.c.tenant_id != except_tenant)
+                    )
+                if (await session.execute(statement)).scalar_one():
+                    hits.append(f"{table.name}.{column.name}")
+        return hits
+
+    return backend.transaction(work)
+
+
+def retention_purged(kind: str) -> float:
+    return REGISTRY.get_sample_value("leadgate_retention_purged_total", {"kind": kind}) or 0.0
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+def test_retention_purges_each_kind_when_the_clock_passes_its_period(
+    backend: Backend, client: httpx.Client, echo_receiver: Receiver
+) -> None:
+    tenant = privacy_tenant(backend)
+    periods = {
+        "idempotencyRecords": 0.5,
+        "eventPayloads": 1,
+        "deliveryAttempts": 2,
+        "events": 3,
+        "usage": 5,
+        "audit": 10,
+    }
+    response = client.put("/api/v1/privacy/retention", json=periods, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["tenant"] == {k: float(v) for k, v in periods.items()}
+    assert response.json()["effective"]["audit"] == 10
+
+    endpoint_id = make_endpoint(client, tenant, echo_receiver.url)
+    for index in range(3):
+        headers = {**tenant.headers, "Idempotency-Key": f"retention-{index}"}
+        created = client.post("/api/v1/leads", json=person(), headers=headers)
+        assert created.status_code == 201, created.text
+    wait_until(
+        lambda: (
+            sum(d["status"] == "succeeded" for d in deliveries(client, tenant, endpoint_id)) == 3
+        )
+    )
+    wait_until(lambda: count_rows(backend, UsageCount, tenant.id) > 0)
+    events = count_rows(backend, Event, tenant.id)
+    attempts = count_rows(backend, WebhookAttempt, tenant.id)
+    # Three leads (and the first key's `api_key.created`, made before the endpoint existed).
+    assert (events, attempts, count_rows(backend, IdempotencyRecord, tenant.id)) == (4, 3, 3)
+    event_id = client.get("/api/v1/events", headers=tenant.headers).json()["data"][0]["id"]
+
+    database = backend.app.state.database
+    # Small batches: each kind takes several rounds, each its own transaction.
+    settings = backend.settings.model_copy(update={"retention_batch_size": 2})
+    stored = tenant_settings(backend, tenant.id)
+    start = utcnow()
+
+    def purge_at(days: float) -> dict[str, int]:
+        at: datetime = start + timedelta(days=days)
+        return backend.run(purge_tenant(database, settings, tenant.id, stored, at))
+
+    before_metric = retention_purged("event_payloads")
+    assert set(purge_at(0.25).values()) == {0}  # nothing is old enough yet
+    # The housekeeping pass runs retention for every tenant: only this one has a period this
+    # short (the others' idempotency records keep their own expiry).
+    housekeeping = backend.run(purge_once(database, settings, now=start + timedelta(days=0.75)))
+    assert housekeeping.retention["idempotency_records"] == 3
+    assert count_rows(backend, IdempotencyRecord, tenant.id) == 0
+    assert count_rows(backend, Event, tenant.id) == events
+
+    assert purge_at(1.5)["event_payloads"] == events
+    assert retention_purged("event_payloads") - before_metric == events
+    assert count_rows(backend, Event, tenant.id) == events
+    purged = client.get("/api/v1/events", headers=tenant.headers).json()["data"][0]
+    assert purged["data"] == {}
+    assert purged["payloadPurgedAt"] is not None
+    replay = client.post(
+        f"/api/v1/events/{event_id}/replay",
+        json={"endpointId": endpoint_id},
+        headers=tenant.headers,
+    )
+    assert replay.status_code == 410, replay.text
+    assert replay.json()["error"] == "event_payload_purged"
+    assert sum(d["trigger"] == "replay" for d in deliveries(client, tenant, endpoint_id)) == 0
+
+    assert purge_at(2.5)["delivery_attempts"] == attempts
+    assert count_rows(backend, WebhookAttempt, tenant.id) == 0
+    assert count_rows(backend, WebhookDelivery, tenant.id) == 3
+
+    assert purge_at(3.5)["events"] == events
+    assert count_rows(backend, Event, tenant.id) == 0
+    assert count_rows(backend, WebhookDelivery, tenant.id) == 0  # they go with their events
+
+    # Usage and audit rows may still arrive from background flushes (this test's own requests,
+    # a key's first use): each purge takes at least every row seen, and leaves none older.
+    usage = count_rows(backend, UsageCount, tenant.id)
+    assert purge_at(6)["usage_counts"] >= usage > 0
+    assert older_than(backend, UsageCount, UsageCount.hour, tenant.id, start) == 0
+    audits = count_rows(backend, AuditEvent, tenant.id)
+    assert purge_at(11)["audit_events"] >= audits > 0
+    assert older_than(backend, AuditEvent, AuditEvent.created_at, tenant.id, start) == 0
+
+
+def older_than(
+    backend: Backend, model: type[Base], column: Any, tenant_id: str, before: datetime
+) -> int:
+    async def work(session: AsyncSession) -> int:
+        statement = (
+            sa.select(sa.func.count())
+            .select_from(model)
+            .where(model.tenant_id == tenant_id, column < before)  # type: ignore[attr-defined]
+        )
+        return int((await session.execute(statement)).scalar_one())
+
+    return backend.transaction(work)
+
+
+def test_retention_settings_keep_the_audit_log_longest(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = privacy_tenant(backend)
+    defaults = client.get("/api/v1/privacy/retention", headers=tenant.headers)
+    assert defaults.status_code == 200, defaults.text
+    assert defaults.json()["tenant"] == {}
+    assert defaults.json()["effective"] == defaults.json()["defaults"]
+    assert defaults.json()["defaults"]["audit"] == backend.settings.retention_audit_days
+
+    refused = client.put(
+        "/api/v1/privacy/retention", json={"events": 800, "audit": 700}, headers=tenant.headers
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+    assert refused.json()["details"][0]["field"] == "audit"
+    assert tenant_settings(backend, tenant.id).get("retention") is None
+    assert count_rows(backend, AuditEvent, tenant.id, action="retention.updated") == 0
+
+    invalid = client.put("/api/v1/privacy/retention", json={"events": 0}, headers=tenant.headers)
+    assert invalid.status_code == 400
+    assert invalid.json()["error"] == "invalid_request"
+
+    shorter = client.put("/api/v1/privacy/retention", json={"events": 7}, headers=tenant.headers)
+    assert shorter.status_code == 200
+    assert shorter.json()["effective"]["events"] == 7
+    back = client.put("/api/v1/privacy/retention", json={"events": None}, headers=tenant.headers)
+    assert back.json()["tenant"] == {}
+    assert count_rows(backend, AuditEvent, tenant.id, action="retention.updated") == 2
+
+
+# --- erasure ---------------------------------------------------------------------------------
+
+
+def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
+    backend: Backend,
+    client: httpx.Client,
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    server_log: Path,
+    echo_receiver: Receiver,
+    busy_receiver: Receiver,
+) -> None:
+    tenant = privacy_tenant(backend)
+    other = privacy_tenant(backend)
+    them = person()
+    needles = [them["email"], e164(them["phone"]), them["firstName"], them["lastName"]]
+    make_endpoint(client, tenant, echo_receiver.url)
+    busy = make_endpoint(client, tenant, busy_receiver.url)
+
+    # Every path that copies a person: the API with an Idempotency-Key, a batch, a CSV import
+    # (imports refuse duplicates: this row differs in name and has no e-mail, the phone is
+    # theirs), an update and a delete (their events), webhooks delivered (echoed) and pending.
+    keyed = {**tenant.headers, "Idempotency-Key": f"erase-{uuid.uuid4().hex}"}
+    api = client.post("/api/v1/leads", json={**them, "email": them["email"].upper()}, headers=keyed)
+    assert api.status_code == 201, api.text
+    batch = client.post(
+        "/api/v1/leads/batch",
+        json={"leads": [{**them, "company": "Batch Co"}, {**them, "email": None}]},
+        headers=tenant.headers,
+    )
+    assert [item["status"] for item in batch.json()["results"]] == ["created", "created"]
+    csv = tmp_path / "person.csv"
+    csv.write_text(
+        "firstName,lastName,email,phone\n"
+        f"{them['lastName']},{them['firstName']},,{them['phone']}\n",
+        encoding="utf-8",
+    )
+    imported = cli("leads", "import", "--tenant", tenant.slug, str(csv))
+    assert imported.exit_code == 0, imported.output
+    lead_id = api.json()["id"]
+    updated = client.patch(
+        f"/api/v1/leads/{lead_id}", json={"status": "contacted"}, headers=tenant.headers
+    )
+    assert updated.status_code == 200, updated.text
+    deleted_id = batch.json()["results"][1]["lead"]["id"]
+    assert client.delete(f"/api/v1/leads/{deleted_id}", headers=tenant.headers).status_code == 200
+    # The same person in another tenant is that tenant's business, not this erasure's.
+    assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
+
+    wait_until(lambda: len(echo_receiver.requests) >= 6)  # 4 created, 1 updated, 1 deleted
+    wait_until(lambda: len(busy_receiver.requests) >= 1)
+    # The busy endpoint is switched off: its deliveries wait, pending, with a 503 attempt each.
+    disabled = client.patch(
+        f"/api/v1/webhook-endpoints/{busy}", json={"enabled": False}, headers=tenant.headers
+    )
+    assert disabled.status_code == 200
+    pending = [d for d in deliveries(client, tenant, busy) if d["status"] == "pending"]
+    assert pending
+    assert any(them["email"] in r.body.decode() for r in echo_receiver.requests)
+    assert count_rows(backend, Lead, tenant.id) == 4
+    assert set(text_hits(backend, needles)) >= {
+        "leads.email",
+        "events.data",
+        "webhook_attempts.response_body",
+        "idempotency_records.response_body",
+    }
+
+    erased = client.post(
+        "/api/v1/privacy/erasures",
+        json={"email": them["email"], "phone": them["phone"]},
+        headers=tenant.headers,
+    )
+    assert erased.status_code == 200, erased.text
+    body = erased.json()
+    assert body["counts"]["leads"] == 4
+    assert body["counts"]["pendingDeliveries"] == len(pending)
+    assert body["counts"]["idempotencyRecords"] == 1
+    assert body["suppressed"] is True
+    assert count_rows(backend, Lead, tenant.id) == 0
+    assert count_rows(backend, Lead, other.id) == 1
+    assert count_rows(backend, Suppression, tenant.id) == 1
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.erased", target_id=body["id"])
+    assert count_rows(backend, Event, tenant.id, type="person.erased") == 1
+    assert {d["status"] for d in deliveries(client, tenant, busy)} == {"cancelled"}
+
+    # Switched back on, the endpoint gets what happens next, never the erased person.
+    sent_before = len(busy_receiver.requests)
+    enabled = client.patch(
+        f"/api/v1/webhook-endpoints/{busy}", json={"enabled": True}, headers=tenant.headers
+    )
+    assert enabled.status_code == 200
+    echoed_before = len(echo_receiver.requests)
+    next_lead = client.post("/api/v1/leads", json=person(), headers=tenant.headers).json()
+    wait_until(lambda: any(next_lead["id"] in r.body.decode() for r in busy_receiver.requests))
+    wait_until(lambda: any(next_lead["id"] in r.body.decode() for r in echo_receiver.requests))
+    later = busy_receiver.requests[sent_before:] + echo_receiver.requests[echoed_before:]
+    assert [r.json["type"] for r in later if any(n in r.body.decode() for n in needles)] == []
+    assert any(r.json["type"] == "person.erased" for r in echo_receiver.requests)
+
+    # Nothing of them is left in any table (the other tenant keeps its own lead), nor in the log.
+    assert text_hits(backend, needles, except_tenant=other.id) == []
+    assert "leads.email" in text_hits(backend, needles)
+    log = server_log.read_text().lower()
+    assert [n for n in needles if n.lower() in log] == []
