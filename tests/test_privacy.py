@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.housekeeping import purge_once
@@ -32,7 +33,7 @@ from leadgate.models import (
 )
 from leadgate.privacy.retention import purge_tenant
 from tests.conftest import Backend
-from tests.factories import TenantInfo, count_rows, create_tenant, seed_lead
+from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, seed_lead
 from tests.receiver import Received, Receiver, running_receiver, wait_until
 
 
@@ -369,3 +370,196 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     assert "leads.email" in text_hits(backend, needles)
     log = server_log.read_text().lower()
     assert [n for n in needles if n.lower() in log] == []
+
+
+def test_erasure_refuses_bad_requests_and_wrong_callers(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    assert client.post("/api/v1/leads", json=them, headers=tenant.headers).status_code == 201
+    reader = create_api_key(backend, tenant, ["leads:read", "leads:write", "privacy:read"])
+    other = privacy_tenant(backend)
+    attempts: list[tuple[dict[str, str], dict[str, Any], int, str]] = [
+        ({}, {"email": them["email"]}, 401, "invalid_api_key"),
+        (reader.headers, {"email": them["email"]}, 403, "insufficient_scope"),
+        (tenant.headers, {}, 400, "invalid_request"),
+        (tenant.headers, {"email": "not-an-address"}, 400, "invalid_request"),
+        (tenant.headers, {"phone": "12"}, 400, "invalid_request"),
+        (tenant.headers, {"email": them["email"], "name": "x"}, 400, "invalid_request"),
+    ]
+    for headers, body, status, code in attempts:
+        response = client.post("/api/v1/privacy/erasures", json=body, headers=headers)
+        assert (response.status_code, response.json()["error"]) == (status, code), body
+    # Another tenant's erasure finds nobody here.
+    elsewhere = client.post(
+        "/api/v1/privacy/erasures", json={"email": them["email"]}, headers=other.headers
+    )
+    assert elsewhere.status_code == 200
+    assert elsewhere.json()["leadIds"] == []
+    assert count_rows(backend, Lead, tenant.id) == 1
+    assert count_rows(backend, Suppression, tenant.id) == 0
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.erased") == 0
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def test_export_lists_every_record_and_copy_of_the_person(
+    backend: Backend, client: httpx.Client, server_log: Path, echo_receiver: Receiver
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    make_endpoint(client, tenant, echo_receiver.url)
+    keyed = {**tenant.headers, "Idempotency-Key": f"export-{uuid.uuid4().hex}"}
+    created = client.post("/api/v1/leads", json={**them, "tags": ["vip"]}, headers=keyed)
+    assert created.status_code == 201, created.text
+    by_phone = client.post(
+        "/api/v1/leads", json={**them, "email": None, "lastName": "Other"}, headers=tenant.headers
+    )
+    assert by_phone.status_code == 201
+    # Someone else, who must not appear.
+    assert client.post("/api/v1/leads", json=person(), headers=tenant.headers).status_code == 201
+    wait_until(lambda: len(echo_receiver.requests) >= 3)
+    wait_until(lambda: count_rows(backend, WebhookAttempt, tenant.id) >= 3)
+
+    reader = create_api_key(backend, tenant, ["privacy:read"])
+    response = client.get(
+        "/api/v1/privacy/exports",
+        params={"email": them["email"], "phone": them["phone"]},
+        headers=reader.headers,
+    )
+    assert response.status_code == 200, response.text
+    export = response.json()
+    assert export["subject"] == {"email": them["email"], "phone": e164(them["phone"])}
+    assert {lead["id"] for lead in export["leads"]} == {created.json()["id"], by_phone.json()["id"]}
+    first = next(lead for lead in export["leads"] if lead["id"] == created.json()["id"])
+    assert (first["firstName"], first["tags"], first["createdBy"]["type"]) == (
+        them["firstName"],
+        ["vip"],
+        "api_key",
+    )
+    assert "emailKey" not in first
+    assert sorted(event["type"] for event in export["events"]) == ["lead.created"] * 2
+    assert len(export["webhookDeliveries"]) == 2
+    assert len(export["webhookAttempts"]) == 2
+    assert them["email"] in export["webhookAttempts"][0]["responseBody"]
+    assert [r["key"] for r in export["idempotencyRecords"]] == [keyed["Idempotency-Key"]]
+    assert export["suppression"] is None
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.exported") == 1
+    # The e-mail it was asked by is not in the access log.
+    assert them["email"].lower() not in server_log.read_text().lower()
+
+    for headers, params, status, code in [
+        ({}, {"email": them["email"]}, 401, "invalid_api_key"),
+        (create_api_key(backend, tenant, ["leads:read"]).headers, {"email": "a@b.co"}, 403,
+         "insufficient_scope"),
+        (reader.headers, {}, 400, "invalid_request"),
+        (reader.headers, {"email": "nope"}, 400, "invalid_request"),
+    ]:  # fmt: skip
+        refused = client.get("/api/v1/privacy/exports", params=params, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (status, code), params
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.exported") == 1
+
+
+# --- suppression -----------------------------------------------------------------------------
+
+
+def test_suppressed_address_is_refused_by_every_intake_path(
+    backend: Backend,
+    client: httpx.Client,
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    added = client.post(
+        "/api/v1/privacy/suppressions",
+        json={"email": them["email"].upper(), "reason": "unsubscribed"},
+        headers=tenant.headers,
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["suppressed"] is True
+    assert added.json()["reason"] == "unsubscribed"
+    # Only the keyed hash is stored.
+    assert text_hits(backend, [them["email"]]) == []
+    leads = count_rows(backend, Lead, tenant.id)
+    events = count_rows(backend, Event, tenant.id)
+
+    refused = client.post("/api/v1/leads", json=them, headers=tenant.headers)
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "email_suppressed"
+    assert refused.json()["suppressionReason"] == "unsubscribed"
+    batch = client.post(
+        "/api/v1/leads/batch", json={"leads": [them, person()]}, headers=tenant.headers
+    )
+    assert batch.status_code == 207
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == ["invalid", "created"]
+    assert results[0]["error"]["error"] == "email_suppressed"
+    csv = tmp_path / "suppressed.csv"
+    csv.write_text(
+        f"firstName,lastName,email\n{them['firstName']},{them['lastName']},{them['email']}\n",
+        encoding="utf-8",
+    )
+    imported = cli("leads", "import", "--tenant", tenant.slug, str(csv))
+    assert imported.exit_code == 1
+    assert "0 created, 0 merged, 0 duplicates, 1 invalid" in imported.stdout
+    assert "suppression list (unsubscribed)" in imported.stderr
+    # Only the batch's other lead (and its event) was written.
+    assert count_rows(backend, Lead, tenant.id) == leads + 1
+    assert count_rows(backend, Event, tenant.id) == events + 1
+
+    # Suppression is per tenant; lifting it lets the person in again.
+    other = privacy_tenant(backend)
+    assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
+    check = client.get(
+        "/api/v1/privacy/suppressions", params={"email": them["email"]}, headers=tenant.headers
+    )
+    assert check.json()["suppressed"] is True
+    lifted = client.delete(
+        "/api/v1/privacy/suppressions", params={"email": them["email"]}, headers=tenant.headers
+    )
+    assert lifted.status_code == 200
+    assert lifted.json()["suppressed"] is False
+    assert client.post("/api/v1/leads", json=them, headers=tenant.headers).status_code == 201
+
+    reader = create_api_key(backend, tenant, ["privacy:read"])
+    denied = client.post(
+        "/api/v1/privacy/suppressions", json={"email": them["email"]}, headers=reader.headers
+    )
+    assert (denied.status_code, denied.json()["error"]) == (403, "insufficient_scope")
+    invalid = client.post(
+        "/api/v1/privacy/suppressions",
+        json={"email": them["email"], "reason": "because"},
+        headers=tenant.headers,
+    )
+    assert (invalid.status_code, invalid.json()["error"]) == (400, "invalid_request")
+    assert count_rows(backend, Suppression, tenant.id) == 0
+
+
+def test_suppression_survives_a_server_secret_rotation(backend: Backend) -> None:
+    from leadgate.privacy.service import add_suppression, find_suppression
+
+    tenant = privacy_tenant(backend)
+    email = person()["email"]
+    backend.transaction(
+        lambda session: add_suppression(session, backend.settings, tenant.id, email, "requested")
+    )
+    rotated = backend.settings.model_copy(
+        update={
+            "secret_key": SecretStr("rotated-" + "y" * 40),
+            "previous_secret_keys": [backend.settings.secret_key],
+        }
+    )
+    rotated.__dict__.pop("secret_bytes", None)
+    found = backend.transaction(
+        lambda session: find_suppression(session, rotated, tenant.id, email)
+    )
+    assert found is not None
+    unrelated = backend.settings.model_copy(update={"secret_key": SecretStr("other-" + "z" * 40)})
+    unrelated.__dict__.pop("secret_bytes", None)
+    assert (
+        backend.transaction(lambda session: find_suppression(session, unrelated, tenant.id, email))
+        is None
+    )
