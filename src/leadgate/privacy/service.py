@@ -94,6 +94,15 @@ def identify(email: str | None, phone: str | None, phone_region: str) -> Person:
     return Person(normalised_email, normalised_phone)
 
 
+async def identify_in_tenant(
+    session: AsyncSession, settings: Settings, tenant_id: str, email: str | None, phone: str | None
+) -> Person:
+    """`identify` with the tenant's phone region (for callers without an API key's)."""
+    tenant = await TenantRepository(session).by_id(tenant_id)
+    region = (tenant.phone_region if tenant else None) or settings.default_phone_region
+    return identify(email, phone, region)
+
+
 # --- finding a person --------------------------------------------------------------------------
 
 
