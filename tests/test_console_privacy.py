@@ -58,10 +58,8 @@ def test_owner_erases_a_person_and_suppresses_an_address(backend: Backend) -> No
     assert count_rows(backend, Suppression, tenant_id, reason="erased") == 1
     audit = count_rows(backend, AuditEvent, tenant_id, action="person.erased")
     assert audit == 1
-    again = owner.client.http.post(
-        "/api/v1/leads/batch", json={"leads": [lead]}, headers={"X-API-Key": key}
-    )
-    assert again.json()["results"][0]["error"]["error"] == "email_suppressed"
+    again = owner.client.http.post("/api/v1/leads", json=lead, headers={"X-API-Key": key})
+    assert (again.status_code, again.json()["error"]) == (422, "email_suppressed")
 
     bad_reason = owner.client.post(
         "/console/privacy/suppressions", {"email": "x@example.org", "reason": "whim"}

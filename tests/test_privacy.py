@@ -59,8 +59,7 @@ def busy_receiver() -> Iterator[Receiver]:
 
 
 def privacy_tenant(backend: Backend) -> TenantInfo:
-    # The `allow` policy keeps every intake request on the route (the fast path serves only
-    # `reject` tenants), and lets the same person arrive by several paths.
+    # The `allow` policy lets the same person arrive by several paths.
     return create_tenant(backend, duplicate_policy="allow")
 
 

@@ -21,13 +21,14 @@ from leadgate.api_keys.schemas import (
     LeakedKeys,
     LeakedKeysReceived,
 )
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
+from leadgate.db import Session
 from leadgate.errors import InvalidSignature
 from leadgate.openapi import request_body
 from leadgate.payload import parse_json, read_body
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
 

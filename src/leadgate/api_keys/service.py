@@ -16,23 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit, crypto
-from leadgate.api_keys.cache import KeyCache, VerifiedKey, invalidate_on_commit
+from leadgate.api_keys.cache import invalidate_on_commit
 from leadgate.api_keys.repository import (
     ApiKeyRepository,
     KeyExpiryScanRepository,
-    KeyLookupRepository,
-    KeyRecord,
     KeySecretCensusRepository,
 )
 from leadgate.api_keys.schemas import AccountsAccessOut, ApiKeyOut
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.db import is_unique_violation
 from leadgate.errors import (
-    ApiKeyExpired,
     Conflict,
     Forbidden,
     InsufficientScope,
-    InvalidApiKey,
     InvalidRequest,
     NotFound,
 )
@@ -241,55 +237,6 @@ def _check_mtls(enforce: bool, thumbprints: Sequence[str]) -> None:
             "A key that enforces mTLS needs at least one pinned certificate thumbprint.",
             details=[{"field": "mtlsThumbprints", "message": "required", "type": "missing"}],
         )
-
-
-async def verify_api_key(
-    session: AsyncSession, settings: Settings, cache: KeyCache, plaintext: str
-) -> VerifiedKey:
-    """The key a plaintext names, from memory when it can be, else from one indexed SELECT.
-
-    A malformed key or one whose checksum fails is refused before any storage lookup.
-    """
-    if not crypto.is_well_formed(plaintext, settings.key_prefix):
-        raise InvalidApiKey("API key is missing or does not match.")
-    secret_hash = crypto.hash_api_key(plaintext, settings.secret_bytes)
-    entry = cache.get(secret_hash)
-    if entry is None:
-        generation = cache.generation
-        record = await KeyLookupRepository(session).find_by_secret_hash(secret_hash)
-        if record is None and settings.previous_secret_keys:
-            record = await _verify_under_previous_secret(session, settings, plaintext, secret_hash)
-        if record is None:
-            raise InvalidApiKey("API key is missing or does not match.")
-        entry = VerifiedKey.from_record(record)
-        cache.put(secret_hash, entry, generation)
-    check_usable(entry)
-    return entry
-
-
-async def _verify_under_previous_secret(
-    session: AsyncSession, settings: Settings, plaintext: str, secret_hash: str
-) -> KeyRecord | None:
-    """A key hashed under a server secret being rotated out (`previous_secret_keys`): found with
-    one more query, only after the current secret missed, and re-hashed under the current
-    secret in the request's transaction, so the next use is an ordinary lookup."""
-    old_hashes = [crypto.hash_api_key(plaintext, old) for old in settings.previous_secret_bytes]
-    record = await KeyLookupRepository(session).find_by_secret_hashes(old_hashes)
-    if record is not None:
-        await ApiKeyRepository(session, record.key.tenant_id).rehash_secret(
-            record.secret_id, secret_hash, settings.secret_key_id
-        )
-    return record
-
-
-def check_usable(entry: VerifiedKey) -> None:
-    now = utcnow()
-    if entry.secret_expires_at is not None and entry.secret_expires_at <= now:
-        raise InvalidApiKey("API key has been rolled; use the new one.")
-    if entry.revoked_at is not None:
-        raise InvalidApiKey("API key has been revoked.")
-    if entry.expires_at is not None and entry.expires_at <= now:
-        raise ApiKeyExpired("API key has expired; create a new one or roll this one.")
 
 
 async def revoke_api_key(

@@ -15,7 +15,6 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from leadgate.api_keys.scopes import ALL_SCOPES
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console import service
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.charts import bar_chart
@@ -31,6 +30,7 @@ from leadgate.console.forms import (
     TesterForm,
 )
 from leadgate.console.router import SCOPE_LABELS, page_error, redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.events.catalogue import CATALOGUE
 from leadgate.leads import csv_format
@@ -41,6 +41,7 @@ from leadgate.tags import service as tags
 from leadgate.tags.schemas import TagCreate, TagUpdate
 from leadgate.usage import service as usage
 from leadgate.users.service import user_actor
+from leadgate.web import client_ip, get_settings
 from leadgate.webhooks import service as webhooks
 from leadgate.webhooks.delivery import new_client
 from leadgate.webhooks.schemas import EndpointCreate, EndpointUpdate

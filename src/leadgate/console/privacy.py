@@ -11,13 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console.auth import Manager, check_csrf
 from leadgate.console.forms import Form
 from leadgate.console.router import redirect, refuse, render
+from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.privacy import service
 from leadgate.users.service import user_actor
+from leadgate.web import client_ip, get_settings
 
 privacy_pages = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 

@@ -11,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.console import service
 from leadgate.console.auth import (
     AnyVisitor,
@@ -42,11 +41,13 @@ from leadgate.console.security import (
     clear_cookie,
     set_cookie,
 )
+from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.models import utcnow
 from leadgate.settings import Settings
 from leadgate.users import service as users
 from leadgate.users.repository import InvitationRepository, MemberRepository
+from leadgate.web import client_ip, get_settings
 
 templates = Jinja2Templates(directory=str(files("leadgate") / "templates"))
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

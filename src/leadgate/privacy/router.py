@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
+from leadgate.db import Session
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
 from leadgate.privacy import service
@@ -22,6 +22,7 @@ from leadgate.privacy.schemas import (
     SuppressionRequest,
 )
 from leadgate.responses import ERROR_RESPONSES
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(prefix="/privacy", tags=["privacy"], responses=ERROR_RESPONSES)
 

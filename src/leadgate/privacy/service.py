@@ -13,6 +13,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit
+from leadgate.db import DATABASE, Database, reading
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.events.service import emit
 from leadgate.ids import new_id
@@ -317,12 +318,14 @@ def suppression_out(found: Suppression | None) -> SuppressionOut:
 async def check_not_suppressed(session: AsyncSession, tenant_id: str, email: str | None) -> None:
     """Intake's check: refuses an address on the tenant's suppression list, saying why.
 
-    The settings (for the server secret) come with every session the app's `Database` makes.
+    The settings (for the server secret) come from the `Database` every session is made by.
     """
     if not email:
         return
-    settings: Settings = session.info["settings"]
-    found = await find_suppression(session, settings, tenant_id, email)
+    database: Database = session.info[DATABASE]
+    # A read before the request's first write: no transaction of its own on PostgreSQL.
+    async with reading(session) as reader:
+        found = await find_suppression(reader, database.settings, tenant_id, email)
     if found is not None:
         raise EmailSuppressed(
             f"This e-mail address is on the suppression list ({found.reason}): "
