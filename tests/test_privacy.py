@@ -4,6 +4,7 @@ export of a person, and the suppression list at every intake path."""
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -369,6 +370,48 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     assert "leads.email" in text_hits(backend, needles)
     log = server_log.read_text().lower()
     assert [n for n in needles if n.lower() in log] == []
+
+
+def test_an_attempt_in_flight_during_an_erasure_is_not_kept(
+    backend: Backend, client: httpx.Client, server_log: Path
+) -> None:
+    gate = threading.Event()
+
+    def held(n: int, request: Received) -> tuple[int, dict[str, str], bytes]:
+        gate.wait(10)
+        return echo(n, request)
+
+    with running_receiver(held) as receiver:
+        tenant = privacy_tenant(backend)
+        them = person()
+        make_endpoint(client, tenant, receiver.url)
+        assert client.post("/api/v1/leads", json=them, headers=tenant.headers).status_code == 201
+        receiver.wait_for(1)  # the worker is sending it, and waits for the answer
+        endpoint_id = client.get("/api/v1/webhook-endpoints", headers=tenant.headers).json()[
+            "data"
+        ][0]["id"]
+        delivery_id = deliveries(client, tenant, endpoint_id)[0]["id"]
+        erased = client.post(
+            "/api/v1/privacy/erasures",
+            json={"email": them["email"], "suppress": False},
+            headers=tenant.headers,
+        )
+        assert erased.status_code == 200
+        assert erased.json()["counts"]["pendingDeliveries"] == 1
+        gate.set()
+        wait_until(
+            lambda: any(
+                "webhook_attempt" in line and delivery_id in line
+                for line in server_log.read_text().splitlines()
+            )
+        )
+    (delivery,) = [d for d in deliveries(client, tenant, endpoint_id) if d["id"] == delivery_id]
+    assert (delivery["status"], delivery["attempts"], delivery["attemptLog"]) == (
+        "cancelled",
+        0,
+        [],
+    )
+    assert text_hits(backend, [them["email"], them["firstName"]]) == []
 
 
 def test_erasure_refuses_bad_requests_and_wrong_callers(

@@ -4,8 +4,8 @@ Transaction control (BEGIN/COMMIT) is not counted. A key's first request reads i
 cache's loader, which also brings its quota use); after that the key comes from the cache and
 the request's statements are the suppression list's lookup of the e-mail, then the write: lead,
 `lead.created` event, tag links and the recorded Idempotency-Key response in one CTE on
-PostgreSQL, or one transaction of one statement per table on SQLite, run in one call. An Idempotency-Key adds its claim; tags by name add one
-read.
+PostgreSQL, or one transaction of one statement per table on SQLite, run in one call. An
+Idempotency-Key adds its claim; tags by name add one read.
 """
 
 from __future__ import annotations
