@@ -212,7 +212,7 @@ def test_cache_entries_expire_after_the_ttl() -> None:
 
 
 def test_who_may_change_limits() -> None:
-    from leadgate.api_keys.service import may_change_limits
+    from leadgate.api_keys.grantor import may_change_limits
 
     assert may_change_limits({"type": "system", "id": "cli"})
     assert may_change_limits({"type": "user", "id": "usr_1", "role": "owner"})

@@ -13,14 +13,14 @@ from fastapi.responses import Response
 
 from leadgate.console.auth import Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.router import redirect, refuse, render
+from leadgate.console.rendering import redirect, refuse, render
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.privacy import service
 from leadgate.users.service import user_actor
 from leadgate.web import client_ip, get_settings
 
-privacy_pages = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
+router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 
 TEMPLATE = "console/privacy.html"
 REASONS = ("unsubscribed", "requested", "erased")
@@ -55,7 +55,7 @@ def _actor(current: Manager) -> dict[str, Any]:
     return {**user_actor(current.user), "role": current.role}
 
 
-@privacy_pages.get("/privacy", include_in_schema=False)
+@router.get("/privacy", include_in_schema=False)
 async def privacy_page(request: Request, session: Session, current: Manager) -> Response:
     suppressed = request.query_params.get("suppressed") == "1"
     return render(
@@ -63,7 +63,7 @@ async def privacy_page(request: Request, session: Session, current: Manager) -> 
     )
 
 
-@privacy_pages.post("/privacy/erasures", include_in_schema=False)
+@router.post("/privacy/erasures", include_in_schema=False)
 async def erase_person(request: Request, session: Session, current: Manager) -> Response:
     form = ErasureForm.read(await request.form())
     settings = get_settings(request)
@@ -88,7 +88,7 @@ async def erase_person(request: Request, session: Session, current: Manager) -> 
     return render(request, TEMPLATE, await _context(request, session, current, erasure=erasure))
 
 
-@privacy_pages.post("/privacy/suppressions", include_in_schema=False)
+@router.post("/privacy/suppressions", include_in_schema=False)
 async def suppress(request: Request, session: Session, current: Manager) -> Response:
     form = SuppressionForm.read(await request.form())
     settings = get_settings(request)
