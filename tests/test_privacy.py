@@ -3,6 +3,7 @@ export of a person, and the suppression list at every intake path."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import uuid
@@ -605,3 +606,46 @@ def test_suppression_survives_a_server_secret_rotation(backend: Backend) -> None
         backend.transaction(lambda session: find_suppression(session, unrelated, tenant.id, email))
         is None
     )
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_exports_erases_and_suppresses(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+    tenant = privacy_tenant(backend)
+    them = person()
+    created = client.post("/api/v1/leads", json=them, headers=tenant.headers)
+    assert created.status_code == 201
+
+    exported = cli("privacy", "export", "--tenant", tenant.slug, "--email", them["email"])
+    assert exported.exit_code == 0, exported.output
+    assert [lead["id"] for lead in json.loads(exported.stdout)["leads"]] == [created.json()["id"]]
+
+    refused = cli("privacy", "erase", "--tenant", tenant.slug)
+    assert refused.exit_code == 1
+    assert "Give an email or a phone" in refused.stderr
+    unknown = cli("privacy", "erase", "--tenant", "no-such-tenant", "--email", them["email"])
+    assert unknown.exit_code == 1
+    assert count_rows(backend, Lead, tenant.id) == 1
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.erased") == 0
+
+    erased = cli(
+        "privacy", "erase", "--tenant", tenant.slug, "--phone", them["phone"], "--no-suppress"
+    )
+    assert erased.exit_code == 0, erased.output
+    assert "1 leads deleted" in erased.stdout
+    assert count_rows(backend, Lead, tenant.id) == 0
+    assert count_rows(backend, Suppression, tenant.id) == 0
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.erased") == 1
+
+    suppressed = cli("privacy", "suppress", "--tenant", tenant.slug, "--email", them["email"])
+    assert (suppressed.exit_code, suppressed.stdout.strip()) == (0, "Suppressed.")
+    again = client.post("/api/v1/leads", json=them, headers=tenant.headers)
+    assert (again.status_code, again.json()["error"]) == (422, "email_suppressed")
+    bad = cli("privacy", "suppress", "--tenant", tenant.slug, "--email", "x@y.co", "--reason", "?")
+    assert bad.exit_code == 1
+    lifted = cli("privacy", "unsuppress", "--tenant", tenant.slug, "--email", them["email"])
+    assert lifted.exit_code == 0, lifted.output
+    assert count_rows(backend, Suppression, tenant.id) == 0
+    not_there = cli("privacy", "unsuppress", "--tenant", tenant.slug, "--email", them["email"])
+    assert not_there.exit_code == 1
