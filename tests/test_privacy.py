@@ -286,7 +286,8 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     make_endpoint(client, tenant, echo_receiver.url)
     busy = make_endpoint(client, tenant, busy_receiver.url)
 
-    # Every path that copies a person: the API with an Idempotency-Key, a batch, a CSV import
+    # Every path that copies a person: the API with an Idempotency-Key, a batch, an HTML form
+    # post (a custom field naming them), a CSV import
     # (imports refuse duplicates: this row differs in name and has no e-mail, the phone is
     # theirs), an update and a delete (their events), webhooks delivered (echoed) and pending.
     keyed = {**tenant.headers, "Idempotency-Key": f"erase-{uuid.uuid4().hex}"}
@@ -298,6 +299,18 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
         headers=tenant.headers,
     )
     assert [item["status"] for item in batch.json()["results"]] == ["created", "created"]
+    form = client.post(
+        "/api/leads/intake",
+        data={
+            "firstName": them["firstName"],
+            "lastName": "Formfill",
+            "email": them["email"],
+            "customFields[note]": f"call {them['firstName']} {them['lastName']} back",
+            "api_key": tenant.key,
+        },
+    )
+    assert form.status_code == 201, form.text
+    assert form.json()["requestSource"] == "web_form"
     csv = tmp_path / "person.csv"
     csv.write_text(
         "firstName,lastName,email,phone\n"
@@ -316,7 +329,7 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     # The same person in another tenant is that tenant's business, not this erasure's.
     assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
 
-    wait_until(lambda: len(echo_receiver.requests) >= 6)  # 4 created, 1 updated, 1 deleted
+    wait_until(lambda: len(echo_receiver.requests) >= 7)  # 5 created, 1 updated, 1 deleted
     wait_until(lambda: len(busy_receiver.requests) >= 1)
     # The busy endpoint is switched off: its deliveries wait, pending, with a 503 attempt each.
     disabled = client.patch(
@@ -326,7 +339,7 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     pending = [d for d in deliveries(client, tenant, busy) if d["status"] == "pending"]
     assert pending
     assert any(them["email"] in r.body.decode() for r in echo_receiver.requests)
-    assert count_rows(backend, Lead, tenant.id) == 4
+    assert count_rows(backend, Lead, tenant.id) == 5
     assert set(text_hits(backend, needles)) >= {
         "leads.email",
         "events.data",
@@ -341,7 +354,7 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     )
     assert erased.status_code == 200, erased.text
     body = erased.json()
-    assert body["counts"]["leads"] == 4
+    assert body["counts"]["leads"] == 5
     assert body["counts"]["pendingDeliveries"] == len(pending)
     assert body["counts"]["idempotencyRecords"] == 1
     assert body["suppressed"] is True

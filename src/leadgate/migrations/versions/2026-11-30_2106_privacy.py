@@ -21,6 +21,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("payload_purged_at", UTCDateTime(timezone=True), nullable=True))
+        batch.create_index(
+            "ix_events_tenant_payload_kept",
+            ["tenant_id", "created_at"],
+            sqlite_where=sa.text("payload_purged_at IS NULL"),
+            postgresql_where=sa.text("payload_purged_at IS NULL"),
+        )
     with op.batch_alter_table("webhook_attempts") as batch:
         batch.create_index("ix_webhook_attempts_tenant_attempted", ["tenant_id", "attempted_at"])
     with op.batch_alter_table("idempotency_records") as batch:
@@ -54,4 +60,5 @@ def downgrade() -> None:
     with op.batch_alter_table("webhook_attempts") as batch:
         batch.drop_index("ix_webhook_attempts_tenant_attempted")
     with op.batch_alter_table("events") as batch:
+        batch.drop_index("ix_events_tenant_payload_kept")
         batch.drop_column("payload_purged_at")
