@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,15 +161,24 @@ class ApiKeyRepository(TenantScopedRepository):
             statement = statement.where(ApiKey.id != except_id)
         return (await self.session.execute(statement.limit(1))).first() is not None
 
-    async def record_use(self, key_id: str, used_at: datetime, ip: str | None) -> None:
-        # A bare UPDATE: it never loads or dirties an ORM object and touches one row.
-        await self.session.execute(
-            self._scoped_update(ApiKey)
-            .where(ApiKey.id == key_id)
+    async def record_uses(self, uses: Sequence[tuple[str, datetime, str | None]]) -> None:
+        """`(key id, used at, ip)`: each key's last use, in one executemany of bare UPDATEs that
+        never load or dirty an ORM object; an older time never overwrites a newer one."""
+        if not uses:
+            return
+        table = cast(sa.Table, ApiKey.__table__)
+        used_at = sa.bindparam("used_at", type_=ApiKey.last_used_at.type)
+        statement = (
+            sa.update(table)
+            .where(self._tenant_filter(ApiKey), ApiKey.id == sa.bindparam("key_id"))
             .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < used_at))
             # updated_at keeps its value: it tracks changes to the key, not its use.
-            .values(last_used_at=used_at, last_used_ip=ip, updated_at=ApiKey.updated_at)
-            .execution_options(synchronize_session=False)
+            .values(
+                last_used_at=used_at, last_used_ip=sa.bindparam("ip"), updated_at=table.c.updated_at
+            )
+        )
+        await self.session.execute(
+            statement, [{"key_id": k, "used_at": at, "ip": ip} for k, at, ip in uses]
         )
 
     async def add_secret(self, secret: ApiKeySecret) -> None:
@@ -194,12 +203,22 @@ class ApiKeyRepository(TenantScopedRepository):
             .execution_options(synchronize_session=False)
         )
 
-    async def remember_ip(self, key_id: str, ip: str, at: datetime) -> bool:
-        """Records that the key was used from `ip`; True when that address is new for the key."""
-        row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
-        # One row, not executemany: its rowcount says whether the address was new.
-        result = await self.session.execute(insert_ignoring_conflicts(ApiKeyIp).values(**row))
-        return bool(getattr(result, "rowcount", 0) == 1)
+    async def remember_ips(
+        self, seen: Sequence[tuple[str, str, datetime]]
+    ) -> Sequence[tuple[str, str]]:
+        """Records `(key id, ip, first seen)`; returns the `(key id, ip)` pairs that were new,
+        from one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING."""
+        if not seen:
+            return []
+        rows = self._with_tenant(
+            [{"api_key_id": k, "ip": ip, "first_seen_at": at} for k, ip, at in seen]
+        )
+        statement = (
+            insert_ignoring_conflicts(ApiKeyIp)
+            .values(rows)
+            .returning(ApiKeyIp.api_key_id, ApiKeyIp.ip)
+        )
+        return [(key_id, ip) for key_id, ip in (await self.session.execute(statement)).all()]
 
     async def claim_expiring_notice(self, key_id: str, at: datetime) -> bool:
         """Marks the key's expiry notice as sent; False if another process already did."""
