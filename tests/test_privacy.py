@@ -650,3 +650,11 @@ def test_cli_exports_erases_and_suppresses(backend: Backend, client: httpx.Clien
     assert count_rows(backend, Suppression, tenant.id) == 0
     not_there = cli("privacy", "unsuppress", "--tenant", tenant.slug, "--email", them["email"])
     assert not_there.exit_code == 1
+
+
+def test_deployment_keeps_the_audit_log_longest() -> None:
+    from leadgate.settings import Settings
+
+    with pytest.raises(ValueError, match="RETENTION_AUDIT_DAYS"):
+        Settings(retention_audit_days=100, retention_usage_days=400)
+    assert Settings(retention_audit_days=400, retention_usage_days=400).retention_audit_days == 400

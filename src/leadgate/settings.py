@@ -253,6 +253,19 @@ class Settings(BaseSettings):
         500, ge=1, le=10_000, description="Rows purged per statement (and transaction)."
     )
 
+    @model_validator(mode="after")
+    def _audit_kept_longest(self) -> Settings:
+        others = [
+            self.retention_event_payload_days,
+            self.retention_event_days,
+            self.retention_delivery_attempt_days,
+            self.retention_usage_days,
+            self.retention_idempotency_days or 0,
+        ]
+        if self.retention_audit_days < max(others):
+            raise ValueError("LEADGATE_RETENTION_AUDIT_DAYS must be at least every other period")
+        return self
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:
