@@ -95,7 +95,7 @@ def test_sign_up_generate_copy_use_revoke_and_audit(backend: Backend, browser: B
         context.close()
     assert problems == []  # no CSP violations, no script errors
     if shots.enabled:
-        assert len(shots.taken) == 2 * 21
+        assert len(shots.taken) == 2 * 22
 
 
 def _journey(backend: Backend, page: Page, shots: Shots) -> None:
@@ -264,6 +264,9 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     page.get_by_role("button", name="Create invitation link").click()
     expect(page.locator("#invite-link")).to_have_value(re.compile(r"/console/invitations/"))
     shots("team")
+    page.get_by_role("link", name="Privacy").click()
+    expect(page.get_by_role("heading", name="Erase a person")).to_be_visible()
+    shots("privacy")
     page.get_by_role("link", name="Developers").click()
     expect(page.locator("#base-url")).to_have_value(f"http://{slug}.localtest.me/api/v1")
     shots("developers")
