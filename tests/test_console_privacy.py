@@ -74,6 +74,37 @@ def test_owner_erases_a_person_and_suppresses_an_address(backend: Backend) -> No
     assert count_rows(backend, Suppression, tenant_id, reason="unsubscribed") == 1
 
 
+def test_owner_sets_retention_periods(backend: Backend) -> None:
+    owner = sign_up(backend)
+    tenant_id = tenant_id_of(backend, owner.slug)
+    owner.client.get("/console/privacy")
+    refused = owner.client.post("/console/privacy/retention", {"events": "900", "audit": "800"})
+    assert refused.status_code == 400
+    assert (
+        'name="audit" value="800" placeholder="default" class="compact" aria-invalid="true"'
+        in refused.text
+    )
+    negative = owner.client.post("/console/privacy/retention", {"usage": "-1"})
+    assert negative.status_code == 400
+    assert count_rows(backend, AuditEvent, tenant_id, action="retention.updated") == 0
+
+    saved = owner.client.post(
+        "/console/privacy/retention", {"eventPayloads": "7", "events": "14", "audit": ""}
+    )
+    assert saved.status_code == 303
+    page = owner.client.follow(saved)
+    assert "Retention periods saved." in page.text
+    assert 'name="eventPayloads" value="7"' in page.text
+    assert count_rows(backend, AuditEvent, tenant_id, action="retention.updated") == 1
+    api = owner.client.http.get(
+        "/api/v1/privacy/retention",
+        headers={
+            "X-API-Key": key_from_page(generate_key(owner.client, scopes=["privacy:read"]).text)
+        },
+    )
+    assert api.json()["tenant"] == {"eventPayloads": 7.0, "events": 14.0}
+
+
 def test_members_cannot_erase(backend: Backend) -> None:
     owner = sign_up(backend)
     tenant_id = tenant_id_of(backend, owner.slug)
@@ -82,5 +113,8 @@ def test_members_cannot_erase(backend: Backend) -> None:
     member.get("/console/leads")
     refused = member.post("/console/privacy/erasures", {"email": "someone@example.org"})
     assert refused.status_code == 403
+    retention = member.post("/console/privacy/retention", {"events": "1"})
+    assert retention.status_code == 403
     assert count_rows(backend, AuditEvent, tenant_id, action="person.erased") == 0
+    assert count_rows(backend, AuditEvent, tenant_id, action="retention.updated") == 0
     assert "/console/privacy" not in member.get("/console/leads").text
