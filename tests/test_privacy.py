@@ -34,7 +34,7 @@ from leadgate.models import (
     utcnow,
 )
 from leadgate.privacy.retention import purge_tenant
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, seed_lead
 from tests.receiver import Received, Receiver, running_receiver, wait_until
 
@@ -261,7 +261,7 @@ def test_retention_settings_keep_the_audit_log_longest(
 def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     backend: Backend,
     client: httpx.Client,
-    cli,  # type: ignore[no-untyped-def]
+    cli: Cli,
     tmp_path: Path,
     server_log: Path,
     echo_receiver: Receiver,
@@ -490,8 +490,8 @@ def test_export_lists_every_record_and_copy_of_the_person(
     assert them["email"] in export["webhookAttempts"][0]["responseBody"]
     assert [r["key"] for r in export["idempotencyRecords"]] == [keyed["Idempotency-Key"]]
     assert export["suppression"] is None
-    assert count_rows(backend, AuditEvent, tenant.id, action="person.exported") == 1
-    # The e-mail it was asked by is not in the access log.
+    # A read: nothing written (not even an audit row); the e-mail is not in the access log.
+    assert count_rows(backend, AuditEvent, tenant.id, action="person.exported") == 0
     assert them["email"].lower() not in server_log.read_text().lower()
 
     for headers, params, status, code in [
@@ -503,7 +503,6 @@ def test_export_lists_every_record_and_copy_of_the_person(
     ]:  # fmt: skip
         refused = client.get("/api/v1/privacy/exports", params=params, headers=headers)
         assert (refused.status_code, refused.json()["error"]) == (status, code), params
-    assert count_rows(backend, AuditEvent, tenant.id, action="person.exported") == 1
 
 
 # --- suppression -----------------------------------------------------------------------------
@@ -512,7 +511,7 @@ def test_export_lists_every_record_and_copy_of_the_person(
 def test_suppressed_address_is_refused_by_every_intake_path(
     backend: Backend,
     client: httpx.Client,
-    cli,  # type: ignore[no-untyped-def]
+    cli: Cli,
     tmp_path: Path,
 ) -> None:
     tenant = privacy_tenant(backend)
@@ -612,7 +611,9 @@ def test_suppression_survives_a_server_secret_rotation(backend: Backend) -> None
 # --- the CLI ---------------------------------------------------------------------------------
 
 
-def test_cli_exports_erases_and_suppresses(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exports_erases_and_suppresses(
+    backend: Backend, client: httpx.Client, cli: Cli
+) -> None:
     tenant = privacy_tenant(backend)
     them = person()
     created = client.post("/api/v1/leads", json=them, headers=tenant.headers)

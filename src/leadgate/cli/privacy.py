@@ -69,9 +69,7 @@ def privacy_export(
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
         found = await tenant_by_slug(session, tenant)
         person = await service.identify_in_tenant(session, config, found.id, email, phone)
-        export = await service.export_person(
-            session, config, tenant_id=found.id, person=person, actor=OPERATOR.actor
-        )
+        export = await service.export_person(session, config, tenant_id=found.id, person=person)
         return export.model_dump(mode="json", by_alias=True)
 
     emit(run(work), True, "")

@@ -69,12 +69,7 @@ async def export_person(
     """Every record that is the person and every copy that holds their data, as JSON."""
     person = service.identify(email, phone, _region(request, principal))
     return await service.export_person(
-        session,
-        get_settings(request),
-        tenant_id=principal.tenant_id,
-        person=person,
-        actor=principal.actor,
-        ip=client_ip(request),
+        session, get_settings(request), tenant_id=principal.tenant_id, person=person
     )
 
 

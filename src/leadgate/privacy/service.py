@@ -225,11 +225,8 @@ async def export_person(
     *,
     tenant_id: str,
     person: Person,
-    actor: dict[str, Any],
-    ip: str | None = None,
 ) -> PersonExport:
-    """What the tenant holds about the person, record by record. Reading it is audited (without
-    the data)."""
+    """What the tenant holds about the person, record by record. A read: nothing is written."""
     holdings = await find_person(session, tenant_id, person)
     tags = await TagRepository(session, tenant_id).tags_of([lead.id for lead in holdings.leads])
     leads = [
@@ -253,16 +250,6 @@ async def export_person(
         ],
         audit_events=[_columns(event, skip) for event in holdings.audit_events],
         suppression=suppression,
-    )
-    await audit.record(
-        session,
-        tenant_id=tenant_id,
-        action="person.exported",
-        actor=actor,
-        target_type="person",
-        target_id=None,
-        after={"leads": len(leads), "leadIds": [lead.id for lead in holdings.leads]},
-        ip=ip,
     )
     return export
 
