@@ -1,5 +1,5 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, webhooks, privacy), its page-shaped errors and its
+audit, developers, usage, leads, tags, teams, webhooks, privacy), its page-shaped errors and its
 security headers.
 """
 
@@ -17,6 +17,7 @@ from leadgate.console import (
     members,
     privacy,
     tags,
+    teams,
     usage,
     webhooks,
 )
@@ -24,7 +25,7 @@ from leadgate.console.auth import AnyVisitor, ConsolePageError, ConsoleRedirect,
 from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
-AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, webhooks, privacy)
+AREAS = (accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, privacy)
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 
