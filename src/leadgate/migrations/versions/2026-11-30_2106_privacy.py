@@ -1,7 +1,7 @@
 """Privacy: purged event payloads, the suppression list, indexes for retention by age.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 21:06:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from leadgate.models.base import UTCDateTime
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
