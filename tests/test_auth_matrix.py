@@ -150,6 +150,11 @@ def no_target(_world: World) -> dict[str, str]:
     return {}
 
 
+def someone(_world: World) -> dict[str, str]:
+    """A person by e-mail, for the privacy routes (nobody the tenant holds)."""
+    return {"email": f"someone.{uid()}@example.org"}
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -157,6 +162,7 @@ class Route:
     scope: str | None  # None: any valid key
     body: Callable[[World], dict[str, Any] | None] = no_body
     target: Callable[[World], dict[str, str]] = no_target  # the path's parameters
+    query: Callable[[World], dict[str, str]] = no_target  # the query string's parameters
 
     @property
     def names_a_resource(self) -> bool:
@@ -392,6 +398,14 @@ ROUTES: list[Route] = [
         body=lambda _w: {},
         target=source,
     ),
+    # privacy
+    Route("POST", "/api/v1/privacy/erasures", "privacy:write", body=someone),
+    Route("GET", "/api/v1/privacy/exports", "privacy:read", query=someone),
+    Route("POST", "/api/v1/privacy/suppressions", "privacy:write", body=someone),
+    Route("GET", "/api/v1/privacy/suppressions", "privacy:read", query=someone),
+    Route("DELETE", "/api/v1/privacy/suppressions", "privacy:write", query=someone),
+    Route("GET", "/api/v1/privacy/retention", "privacy:read"),
+    Route("PUT", "/api/v1/privacy/retention", "privacy:write", body=lambda w: {"events": 60}),
 ]
 
 # Routes under /api that take no API key, and why.
@@ -565,7 +579,9 @@ def test_auth_matrix(world: World, route: Route, case: str) -> None:
     headers = caller(world, route, case)
     before = tenant_rows(world.backend, world.tenant.id)
 
-    response = world.http.request(route.method, url, json=body, headers=headers)
+    response = world.http.request(
+        route.method, url, json=body, headers=headers, params=route.query(world)
+    )
 
     after = tenant_rows(world.backend, world.tenant.id)
     if case == "right_scope":
@@ -601,7 +617,9 @@ def test_unversioned_alias_needs_a_key_too(world: World, route: Route) -> None:
     """`/api/…` (the HREF seed's URLs) is the same API as `/api/v1/…`, guarded the same way."""
     url = route.path.replace("/api/v1/", "/api/", 1).format(**route.target(world))
     before = tenant_rows(world.backend, world.tenant.id)
-    response = world.http.request(route.method, url, json=route.body(world))
+    response = world.http.request(
+        route.method, url, json=route.body(world), params=route.query(world)
+    )
     assert response.status_code == 401, response.text
     assert response.json()["error"] == "invalid_api_key"
     assert tenant_rows(world.backend, world.tenant.id) == before

@@ -97,7 +97,7 @@ def test_sign_up_generate_copy_use_revoke_and_audit(backend: Backend, browser: B
         context.close()
     assert problems == []  # no CSP violations, no script errors
     if shots.enabled:
-        assert len(shots.taken) == 2 * 22
+        assert len(shots.taken) == 2 * 23
 
 
 def _journey(backend: Backend, page: Page, shots: Shots) -> None:
@@ -270,6 +270,9 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     page.get_by_role("button", name="Create team").click()
     expect(page.locator("tr[data-team-id]")).to_have_count(1)
     shots("teams")
+    page.get_by_role("link", name="Privacy").click()
+    expect(page.get_by_role("heading", name="Erase a person")).to_be_visible()
+    shots("privacy")
     page.get_by_role("link", name="Developers").click()
     port = urlsplit(backend.settings.public_url).port  # the port the public URL answers on
     expect(page.locator("#base-url")).to_have_value(f"http://{slug}.localtest.me:{port}/api/v1")

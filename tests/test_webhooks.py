@@ -195,7 +195,7 @@ def test_event_type_catalogue(backend: Backend, client: httpx.Client) -> None:
     assert set(EVENT_TYPES) == {
         "lead.created", "lead.updated", "lead.deleted", "api_key.created", "api_key.rolled",
         "api_key.revoked", "api_key.expiring", "team.created", "team.renamed", "team.deleted",
-        "usage.threshold_reached", "webhook.test",
+        "usage.threshold_reached", "person.erased", "webhook.test",
     }  # fmt: skip
     for entry in catalogue:
         assert entry["description"]

@@ -32,6 +32,7 @@ from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
 from leadgate.openapi import install_openapi
+from leadgate.privacy.router import router as privacy_router
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.readiness import healthz, readyz
 from leadgate.redaction import redact_path
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_router,
         forms_router,
         sources_router,
+        privacy_router,
     ):
         app.include_router(router, prefix=CANONICAL)
     # Providers post here: authenticated by their signatures, not by an API key.

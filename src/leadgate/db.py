@@ -116,6 +116,9 @@ class Database:
     """
 
     def __init__(self, settings: Settings) -> None:
+        # For rules deep in a service that need the server secret (the suppression list's keyed
+        # hash at lead intake): `session.info[DATABASE].settings`.
+        self.settings = settings
         self.engine = create_engine(settings)
         self.dialect = self.engine.dialect.name
         info = {DATABASE: self}

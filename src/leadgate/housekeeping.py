@@ -1,12 +1,13 @@
 """Periodic clean-up: expired idempotency records, leads deleted past the retention period, and
-inbound sources' payloads past theirs."""
+inbound sources' payloads past theirs, and every other kind of record past its tenant's
+retention (privacy.retention)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -15,6 +16,7 @@ from leadgate.db import Database
 from leadgate.idempotency.service import purge_expired
 from leadgate.leads.service import purge_deleted
 from leadgate.models import utcnow
+from leadgate.privacy.retention import purge_tenant
 from leadgate.settings import Settings
 from leadgate.sources.service import purge_payloads
 from leadgate.tenants.repository import TenantRepository
@@ -26,25 +28,41 @@ log = structlog.get_logger("leadgate.housekeeping")
 class Purged:
     leads: int
     idempotency_records: int
-    source_payloads: int = 0
+    # Rows purged by retention, by kind (privacy.retention; `source_payloads` too).
+    retention: dict[str, int] = field(default_factory=dict)
 
 
 async def purge_once(
-    database: Database, settings: Settings, *, retention_days: float | None = None
+    database: Database,
+    settings: Settings,
+    *,
+    retention_days: float | None = None,
+    now: datetime | None = None,
 ) -> Purged:
-    """One pass, one short transaction per tenant (so SQLite's writer lock is never held long)."""
+    """One pass, short transactions per tenant (so SQLite's writer lock is never held long).
+
+    `now` is the pass's clock: tests move it instead of waiting.
+    """
+    now = now or utcnow()
     days = settings.lead_retention_days if retention_days is None else retention_days
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = now - timedelta(days=days)
     async with database.sessionmaker() as session:
-        tenant_ids = [tenant.id for tenant in await TenantRepository(session).list()]
-    payloads_cutoff = utcnow() - timedelta(days=settings.sources_payload_retention_days)
-    leads = records = payloads = 0
-    for tenant_id in tenant_ids:
+        tenants = [
+            (tenant.id, dict(tenant.settings)) for tenant in await TenantRepository(session).list()
+        ]
+    payloads_cutoff = now - timedelta(days=settings.sources_payload_retention_days)
+    leads = records = 0
+    retention: dict[str, int] = {}
+    for tenant_id, tenant_settings in tenants:
         async with database.sessionmaker() as session, session.begin():
             leads += await purge_deleted(session, tenant_id, cutoff)
-            records += await purge_expired(session, tenant_id)
-            payloads += await purge_payloads(session, tenant_id, payloads_cutoff)
-    return Purged(leads=leads, idempotency_records=records, source_payloads=payloads)
+            records += await purge_expired(session, tenant_id, now)
+            payloads = await purge_payloads(session, tenant_id, payloads_cutoff)
+        purged = await purge_tenant(database, settings, tenant_id, tenant_settings, now)
+        purged = {**purged, "source_payloads": purged.get("source_payloads", 0) + payloads}
+        for kind, count in purged.items():
+            retention[kind] = retention.get(kind, 0) + count
+    return Purged(leads=leads, idempotency_records=records, retention=retention)
 
 
 class Housekeeper:
@@ -76,12 +94,12 @@ class Housekeeper:
             except Exception as error:  # a failed pass must not end the task; the next retries
                 log_failure(log, "housekeeping_failed", error)
                 continue
-            if purged.leads or purged.idempotency_records or purged.source_payloads:
+            if purged.leads or purged.idempotency_records or any(purged.retention.values()):
                 log.info(
                     "housekeeping",
                     leads=purged.leads,
                     records=purged.idempotency_records,
-                    source_payloads=purged.source_payloads,
+                    retention=purged.retention,
                 )
 
     async def stop(self) -> None:

@@ -76,6 +76,12 @@ USAGE_FLUSHES = Counter(
     "Writes of buffered per-key usage counts to the database: ok, or failed (kept for the next).",
     ["outcome"],
 )
+RETENTION_PURGED = Counter(
+    "leadgate_retention_purged_total",
+    "Rows purged (or event payloads emptied) by retention, by kind: event_payloads, events, "
+    "delivery_attempts, idempotency_records, usage_counts, audit_events.",
+    ["kind"],
+)
 
 _requests: dict[tuple[str, str, int], Any] = {}
 _durations: dict[tuple[str, str], Any] = {}

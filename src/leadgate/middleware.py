@@ -21,7 +21,8 @@ from leadgate.redaction import redact_path
 access_log = structlog.get_logger("leadgate.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 KEY_EXPIRY_HEADERS = "key_expiry_headers"  # request state: Deprecation/Sunset/Warning
-REDACTED_PARAMS = frozenset({"api_key", "apikey", "key", "token"})
+# Credentials, and the personal data a privacy export or a lead search is asked by.
+REDACTED_PARAMS = frozenset({"api_key", "apikey", "key", "token", "email", "phone"})
 
 
 def redact_query(query: str) -> str:

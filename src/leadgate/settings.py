@@ -297,6 +297,46 @@ class Settings(BaseSettings):
         600, ge=10, description="How long a form's proof-of-work challenge may be solved and used."
     )
 
+    # --- privacy: retention defaults (a tenant may set its own, docs/privacy.md) ---
+    retention_event_payload_days: float = Field(
+        30, gt=0, description="Days an event keeps its payload (`data`); then it is emptied."
+    )
+    retention_event_days: float = Field(
+        90, gt=0, description="Days an event and its deliveries are kept at all."
+    )
+    retention_delivery_attempt_days: float = Field(
+        30, gt=0, description="Days a webhook delivery attempt (with its response snippet) is kept."
+    )
+    retention_idempotency_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days an idempotency record may be kept at most. Empty: until it expires "
+        "(LEADGATE_IDEMPOTENCY_TTL_HOURS).",
+    )
+    retention_usage_days: float = Field(400, gt=0, description="Days hourly usage counts are kept.")
+    retention_audit_days: float = Field(
+        730,
+        gt=0,
+        description="Days audit events are kept; the longest period (no tenant may set it "
+        "below any of its other periods).",
+    )
+    retention_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Rows purged per statement (and transaction)."
+    )
+
+    @model_validator(mode="after")
+    def _audit_kept_longest(self) -> Settings:
+        others = [
+            self.retention_event_payload_days,
+            self.retention_event_days,
+            self.retention_delivery_attempt_days,
+            self.retention_usage_days,
+            self.retention_idempotency_days or 0,
+        ]
+        if self.retention_audit_days < max(others):
+            raise ValueError("LEADGATE_RETENTION_AUDIT_DAYS must be at least every other period")
+        return self
+
     @field_validator("base_domain")
     @classmethod
     def _normalise_domain(cls, value: str | None) -> str | None:

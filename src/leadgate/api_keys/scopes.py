@@ -20,6 +20,8 @@ Scope = Literal[
     "forms:write",
     "sources:read",
     "sources:write",
+    "privacy:read",
+    "privacy:write",
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from leadgate.cli import db, keys, leads, secrets, serve, teams, tenants, usage, webhooks
+from leadgate.cli import (
+    db,
+    keys,
+    leads,
+    privacy,
+    secrets,
+    serve,
+    teams,
+    tenants,
+    usage,
+    webhooks,
+)
 
 app = typer.Typer(help="leadgate: lead intake for CRMs, with a complete API-key lifecycle.")
 app.command()(serve.serve)
@@ -22,5 +33,6 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(leads.app, name="leads")
 app.add_typer(teams.app, name="teams")
+app.add_typer(privacy.app, name="privacy")
 
 __all__ = ["app"]

@@ -183,8 +183,9 @@ def leads_purge(
         typer.Option("--older-than-days", help="Default: LEADGATE_LEAD_RETENTION_DAYS."),
     ] = None,
 ) -> None:
-    """Delete for good the leads deleted longer ago than the retention period, and expired
-    idempotency records (the server also does this every LEADGATE_HOUSEKEEPING_INTERVAL_SECONDS)."""
+    """Delete for good the leads deleted longer ago than the retention period, expired
+    idempotency records, and every record past its tenant's retention (docs/privacy.md); the
+    server also does this every LEADGATE_HOUSEKEEPING_INTERVAL_SECONDS."""
     from leadgate.housekeeping import purge_once
 
     config = settings()
@@ -201,3 +202,5 @@ def leads_purge(
         f"Purged {purged.leads} deleted leads and {purged.idempotency_records} expired "
         "idempotency records."
     )
+    past = ", ".join(f"{count} {kind}" for kind, count in purged.retention.items() if count)
+    typer.echo(f"Retention: {past or 'nothing past its period'}.")

@@ -36,6 +36,8 @@ SCOPE_LABELS = {
     "users:read": "Read users",
     "forms:read": "Read web forms",
     "forms:write": "Manage web forms",
+    "privacy:read": "Export a person's data",
+    "privacy:write": "Erase people, suppression list, retention",
 }
 
 

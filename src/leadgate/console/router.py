@@ -1,6 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, teams, webhooks, web forms, sources), its page-shaped
-errors and its security headers.
+audit, developers, usage, leads, tags, teams, webhooks, web forms, sources, privacy), its
+page-shaped errors and its security headers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from leadgate.console import (
     keys,
     leads,
     members,
+    privacy,
     sources,
     tags,
     teams,
@@ -28,7 +29,7 @@ from leadgate.console.security import SecurityHeadersMiddleware
 
 AREAS = (
     accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, web_forms,
-    sources,
+    sources, privacy,
 )  # fmt: skip
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

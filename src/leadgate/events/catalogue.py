@@ -126,6 +126,24 @@ CATALOGUE: tuple[EventType, ...] = (
         },
     ),
     EventType(
+        "person.erased",
+        "A person's leads and every copy of their data were erased (`POST /privacy/erasures`); "
+        "the ids of the erased leads, so receivers can erase their own copies. No personal data.",
+        {
+            "erasureId": "era_01m7ym8de47xf09erntk40q8ge",
+            "leadIds": [_LEAD["id"]],
+            "counts": {
+                "leads": 1,
+                "events": 3,
+                "pendingDeliveries": 1,
+                "deliveryAttempts": 2,
+                "idempotencyRecords": 1,
+                "auditEvents": 0,
+            },
+            "suppressed": True,
+        },
+    ),
+    EventType(
         "webhook.test",
         "Sent by the endpoint tester only (`POST /webhook-endpoints/{id}/test`).",
         {"endpointId": "whep_01m7ym8de47xf09erntk40q8ge", "message": "A test from leadgate."},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,5 +163,5 @@ async def release(session: AsyncSession, tenant_id: str, record_id: str) -> None
     await IdempotencyRepository(session, tenant_id).release(record_id)
 
 
-async def purge_expired(session: AsyncSession, tenant_id: str) -> int:
-    return await IdempotencyRepository(session, tenant_id).delete_expired(utcnow())
+async def purge_expired(session: AsyncSession, tenant_id: str, now: datetime | None = None) -> int:
+    return await IdempotencyRepository(session, tenant_id).delete_expired(now or utcnow())

@@ -47,6 +47,7 @@ from leadgate.leads.schemas import (
     LeadUpdate,
 )
 from leadgate.models import Lead, Tag, utcnow
+from leadgate.privacy.service import check_not_suppressed
 from leadgate.schemas import iso_utc
 from leadgate.tags.repository import TagRepository
 from leadgate.tags.schemas import TagOut
@@ -106,6 +107,7 @@ async def create_lead(
     """Creates the lead, or applies the duplicate policy. The common write (lead, `lead.created`
     event, tag links, and the response an `Idempotency-Key` records) is one round trip
     (`LeadWriter`); the duplicate is found by that same statement writing nothing."""
+    await check_not_suppressed(session, principal.tenant_id, data.email)
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, _ = await _resolve_tags(session, principal, data, create=True)

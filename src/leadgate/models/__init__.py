@@ -12,6 +12,7 @@ from leadgate.models.forms import (
 )
 from leadgate.models.idempotency import IdempotencyRecord
 from leadgate.models.lead import Lead, LeadTag, Tag
+from leadgate.models.privacy import Suppression
 from leadgate.models.source import InboundSource, SourcePayload
 from leadgate.models.tenant import Membership, Team, Tenant, User
 from leadgate.models.usage import Notice, UsageCount
@@ -37,6 +38,7 @@ __all__ = [
     "PendingConfirmation",
     "QuarantinedSubmission",
     "SourcePayload",
+    "Suppression",
     "Tag",
     "Team",
     "Tenant",

@@ -33,6 +33,14 @@ class Event(TenantScoped, Base):
     __tablename__ = "events"
     __table_args__ = (
         sa.Index("ix_events_tenant_created", "tenant_id", "created_at"),
+        # Retention empties payloads oldest first: only events still holding one are indexed.
+        sa.Index(
+            "ix_events_tenant_payload_kept",
+            "tenant_id",
+            "created_at",
+            sqlite_where=sa.text("payload_purged_at IS NULL"),
+            postgresql_where=sa.text("payload_purged_at IS NULL"),
+        ),
         # The worker's outbox queue: only events not yet fanned out to endpoints are indexed.
         sa.Index(
             "ix_events_undispatched",
@@ -48,3 +56,5 @@ class Event(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set by the webhook worker once it has created the event's deliveries.
     dispatched_at: Mapped[datetime | None]
+    # Set when retention or an erasure emptied `data`: the event is still listed, not replayable.
+    payload_purged_at: Mapped[datetime | None]

@@ -18,6 +18,8 @@ class IdempotencyRecord(TenantScoped, Base):
         # The claim: of two concurrent requests with one key, this index lets exactly one in.
         sa.UniqueConstraint("tenant_id", "key"),
         sa.Index("ix_idempotency_records_tenant_expires", "tenant_id", "expires_at"),
+        # Retention (a tenant's period may be shorter than the records' own expiry).
+        sa.Index("ix_idempotency_records_tenant_created", "tenant_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)

@@ -66,6 +66,10 @@ class WebhookAttempt(TenantScoped, Base):
     """One HTTP request to an endpoint and what came back."""
 
     __tablename__ = "webhook_attempts"
+    # Retention purges attempts by age, tenant by tenant.
+    __table_args__ = (
+        sa.Index("ix_webhook_attempts_tenant_attempted", "tenant_id", "attempted_at"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(

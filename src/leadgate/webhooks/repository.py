@@ -109,10 +109,11 @@ class WebhookDeliveryRepository(TenantScopedRepository):
     async def record_outcome(
         self, delivery_id: str, *, status: str, next_attempt_at: datetime | None, at: datetime
     ) -> bool:
-        """False when the delivery is gone (its endpoint was deleted while it was in flight)."""
+        """False when the delivery is gone or no longer pending: its endpoint was deleted, or an
+        erasure or retention cancelled it, while it was in flight (its attempt is not kept)."""
         result = await self.session.execute(
             self._scoped_update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
             .values(
                 attempts=WebhookDelivery.attempts + 1,
                 status=status,

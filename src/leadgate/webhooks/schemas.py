@@ -69,6 +69,8 @@ class EventOut(ResponseModel):
     data: dict[str, Any]
     created_at: Timestamp
     dispatched_at: Timestamp | None
+    # Set when retention or an erasure emptied `data`; such an event cannot be replayed.
+    payload_purged_at: Timestamp | None = None
 
 
 class EventList(ResponseModel):
@@ -92,7 +94,10 @@ class DeliveryOut(ResponseModel):
     event_type: str
     endpoint_id: str
     trigger: str = Field(description="event, replay or test.")
-    status: str = Field(description="pending, succeeded or failed.")
+    status: str = Field(
+        description="pending, succeeded, failed or cancelled (its event's payload was purged "
+        "or erased)."
+    )
     attempts: int
     next_attempt_at: Timestamp | None
     last_attempt_at: Timestamp | None

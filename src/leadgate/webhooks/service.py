@@ -13,12 +13,13 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit
-from leadgate.errors import InvalidRequest, NotFound
+from leadgate.errors import ApiError, InvalidRequest, NotFound
 from leadgate.events.catalogue import CATALOGUE
 from leadgate.events.repository import EventRepository
 from leadgate.events.service import EVENT_TYPES
 from leadgate.ids import new_id
 from leadgate.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
+from leadgate.schemas import iso_utc
 from leadgate.settings import Settings
 from leadgate.webhooks import delivery as sender
 from leadgate.webhooks.repository import (
@@ -266,6 +267,13 @@ async def list_events(
     return events[:limit], len(events) > limit
 
 
+class EventPayloadPurged(ApiError):
+    """A replay of an event whose payload retention or an erasure has emptied."""
+
+    status_code = 410
+    code = "event_payload_purged"
+
+
 def subscribes(endpoint: WebhookEndpoint, event_type: str) -> bool:
     return not endpoint.event_types or event_type in endpoint.event_types
 
@@ -277,6 +285,12 @@ async def replay_event(
     event = await EventRepository(session, tenant_id).get(event_id)
     if event is None:
         raise NotFound(f"No event {event_id}.")
+    if event.payload_purged_at is not None:
+        raise EventPayloadPurged(
+            f"Event {event_id} cannot be replayed: its payload was purged (retention or an "
+            "erasure) on " + iso_utc(event.payload_purged_at) + ".",
+            extra={"payloadPurgedAt": iso_utc(event.payload_purged_at)},
+        )
     if endpoint_id is not None:
         targets = [await get_endpoint(session, tenant_id, endpoint_id)]
     else:

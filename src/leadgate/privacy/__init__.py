@@ -1,0 +1,1 @@
+"""Personal data: retention, erasure and export of a person, and the suppression list."""
