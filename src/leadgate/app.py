@@ -21,6 +21,7 @@ from leadgate.api_keys.sweep import run_expiry_sweep
 from leadgate.audit.router import router as audit_router
 from leadgate.console.router import install_console
 from leadgate.context import current_request_id
+from leadgate.crm import routers as crm_routers
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
 from leadgate.leads.fastpath import IntakeFastPath
@@ -161,6 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
     app.include_router(tags_router, prefix="/api/v1")
     app.include_router(tags_router, prefix="/api", include_in_schema=False)
+    for router in crm_routers:
+        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

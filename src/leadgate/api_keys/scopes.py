@@ -15,6 +15,15 @@ Scope = Literal[
     "webhooks:write",
     "usage:read",
     "users:read",
+    "contacts:read",
+    "contacts:write",
+    "deals:read",
+    "deals:write",
+    "activities:read",
+    "activities:write",
+    "automations:read",
+    "automations:write",
+    "reports:read",
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)

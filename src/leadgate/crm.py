@@ -1,0 +1,11 @@
+"""The CRM areas (contacts, deals and pipelines, activities, automations, reports), mounted
+together under the API prefixes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from leadgate.contacts.router import router as contacts_router
+from leadgate.deals.router import router as deals_router
+
+routers: tuple[APIRouter, ...] = (contacts_router, deals_router)
