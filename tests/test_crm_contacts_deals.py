@@ -190,7 +190,8 @@ def test_convert_lead_with_deal(backend: Backend, client: httpx.Client) -> None:
     assert deal["currency"] == "EUR"
     assert deal["amount"] == 1250000
     pipelines = client.get("/api/v1/pipelines", headers=tenant.headers).json()["data"]
-    assert len(pipelines) == 1 and pipelines[0]["isDefault"]
+    assert len(pipelines) == 1
+    assert pipelines[0]["isDefault"]
     assert deal["pipelineId"] == pipelines[0]["id"]
     assert deal["stageId"] == pipelines[0]["stages"][0]["id"]
 
@@ -212,7 +213,8 @@ def test_convert_lead_with_deal(backend: Backend, client: httpx.Client) -> None:
     assert count_rows(backend, Deal, tenant.id) == 1
     event = _events(backend, tenant.id, "lead.converted")
     assert len(event) == 1
-    assert event[0]["contactId"] == contact["id"] and event[0]["dealId"] == deal["id"]
+    assert event[0]["contactId"] == contact["id"]
+    assert event[0]["dealId"] == deal["id"]
     assert len(_events(backend, tenant.id, "contact.created")) == 1
     assert len(_events(backend, tenant.id, "deal.created")) == 1
 
@@ -342,15 +344,18 @@ def test_deal_moves_to_won_and_lost(backend: Backend, client: httpx.Client) -> N
         },
         headers=tenant.headers,
     ).json()
-    assert deal["status"] == "open" and deal["closedAt"] is None
+    assert deal["status"] == "open"
+    assert deal["closedAt"] is None
     proposal = client.patch(
         f"/api/v1/deals/{deal['id']}", json={"stageId": stages[1]["id"]}, headers=tenant.headers
     ).json()
-    assert proposal["stageId"] == stages[1]["id"] and proposal["status"] == "open"
+    assert proposal["stageId"] == stages[1]["id"]
+    assert proposal["status"] == "open"
     won = client.patch(
         f"/api/v1/deals/{deal['id']}", json={"stageId": stages[3]["id"]}, headers=tenant.headers
     ).json()
-    assert won["status"] == "won" and won["closedAt"] is not None
+    assert won["status"] == "won"
+    assert won["closedAt"] is not None
     won_events = _events(backend, tenant.id, "deal.won")
     assert len(won_events) == 1
     assert won_events[0]["previousStageId"] == stages[1]["id"]
@@ -395,7 +400,8 @@ def test_deal_moves_to_won_and_lost(backend: Backend, client: httpx.Client) -> N
     )
     export = client.get("/api/v1/deals/export.csv", headers=tenant.headers)
     rows = list(csv.DictReader(io.StringIO(export.text)))
-    assert rows[0]["amount"] == "99900" and rows[0]["expectedCloseDate"] == "2026-12-31"
+    assert rows[0]["amount"] == "99900"
+    assert rows[0]["expectedCloseDate"] == "2026-12-31"
 
 
 def test_team_scoped_key_sees_its_teams_only(backend: Backend, client: httpx.Client) -> None:

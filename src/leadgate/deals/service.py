@@ -90,7 +90,7 @@ def _stage_out(stage: Stage) -> StageOut:
         id=stage.id,
         name=stage.name,
         position=stage.position,
-        kind=stage.kind,  # type: ignore[arg-type]
+        kind=stage.kind,
         probability=stage.probability,
     )
 
@@ -426,7 +426,7 @@ async def list_deals(
 
 
 def _fields(filters: DealFilters) -> dict[str, Any]:
-    return {name: getattr(filters, name) for name in DealFilters.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(filters, name) for name in DealFilters.__slots__}
 
 
 async def update_deal(
