@@ -38,7 +38,8 @@ def test_activities_and_timeline(backend: Backend, client: httpx.Client) -> None
               "subject": "Send proposal", "dueAt": "2026-12-01T09:00:00Z"},
         headers=tenant.headers,
     ).json()  # fmt: skip
-    assert task["doneAt"] is None and task["dueAt"] == "2026-12-01T09:00:00.000Z"
+    assert task["doneAt"] is None
+    assert task["dueAt"] == "2026-12-01T09:00:00.000Z"
     open_tasks = client.get(
         "/api/v1/activities", params={"open": "true"}, headers=tenant.headers
     ).json()["data"]
