@@ -19,6 +19,7 @@ from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.api_keys.router import router as api_keys_router
 from leadgate.api_keys.sweep import run_expiry_sweep
 from leadgate.audit.router import router as audit_router
+from leadgate.automations.worker import AutomationWorker
 from leadgate.console.router import install_console
 from leadgate.context import current_request_id
 from leadgate.crm import routers as crm_routers
@@ -70,6 +71,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
     webhooks = WebhookWorker(database, settings)
     webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
+    automations = AutomationWorker(database, settings)
+    automation_task = (
+        asyncio.create_task(automations.run()) if settings.automations_worker_enabled else None
+    )
     # --- issue 6: purge of soft-deleted leads, expired idempotency records ---
     housekeeper = housekeeping.Housekeeper(database, settings)
     housekeeper.start()
@@ -79,6 +84,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await housekeeper.stop()
         if webhook_task is not None:
             await webhooks.shutdown(webhook_task)
+        if automation_task is not None:
+            await automations.shutdown(automation_task)
         for task in key_tasks:
             task.cancel()
         await asyncio.gather(*key_tasks, return_exceptions=True)
