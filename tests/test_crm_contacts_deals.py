@@ -536,3 +536,34 @@ def test_auth_matrix(
     assert len(fetch_rows(backend, Event, tenant.id)) == before
     assert count_rows(backend, Contact, tenant.id) == 1
     assert call(right.headers).status_code in (200, 201)
+
+
+def test_converted_lead_won_deal_reaches_a_webhook(backend: Backend, client: httpx.Client) -> None:
+    from tests.receiver import running_receiver
+
+    tenant = create_tenant(backend)
+    with running_receiver() as receiver:
+        endpoint = client.post(
+            "/api/v1/webhook-endpoints",
+            json={"url": receiver.url, "eventTypes": ["deal.won", "lead.converted"]},
+            headers=tenant.headers,
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        lead = client.post("/api/v1/leads", json=unique_lead(status="qualified"),
+                           headers=tenant.headers).json()  # fmt: skip
+        result = client.post(
+            f"/api/v1/leads/{lead['id']}/convert",
+            json={"deal": {"name": "Acme", "amount": 5000}},
+            headers=tenant.headers,
+        ).json()
+        stages = client.get("/api/v1/pipelines", headers=tenant.headers).json()["data"][0]
+        won = client.patch(f"/api/v1/deals/{result['deal']['id']}",
+                           json={"stageId": stages["stages"][3]["id"]}, headers=tenant.headers)  # fmt: skip
+        assert won.status_code == 200
+        receiver.wait_for(2)
+        payloads = receiver.verify_all(endpoint.json()["secret"])
+    by_type = {p["type"]: p for p in payloads}
+    assert set(by_type) == {"lead.converted", "deal.won"}
+    assert by_type["lead.converted"]["data"]["contactId"] == result["contact"]["id"]
+    assert by_type["deal.won"]["data"]["id"] == result["deal"]["id"]
+    assert by_type["deal.won"]["data"]["status"] == "won"
