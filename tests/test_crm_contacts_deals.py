@@ -557,8 +557,11 @@ def test_converted_lead_won_deal_reaches_a_webhook(backend: Backend, client: htt
             headers=tenant.headers,
         ).json()
         stages = client.get("/api/v1/pipelines", headers=tenant.headers).json()["data"][0]
-        won = client.patch(f"/api/v1/deals/{result['deal']['id']}",
-                           json={"stageId": stages["stages"][3]["id"]}, headers=tenant.headers)  # fmt: skip
+        won = client.patch(
+            f"/api/v1/deals/{result['deal']['id']}",
+            json={"stageId": stages["stages"][3]["id"]},
+            headers=tenant.headers,
+        )
         assert won.status_code == 200
         receiver.wait_for(2)
         payloads = receiver.verify_all(endpoint.json()["secret"])
