@@ -567,9 +567,11 @@ async def _form_invalid_handler(_request: Request, exc: Exception) -> Response:
 
 def install_console(app: FastAPI) -> None:
     """Mounts the console: its routes, its page-shaped errors and its security headers."""
-    from leadgate.console.pages import pages  # imports this module's helpers
+    from leadgate.console.crm import crm_pages  # imports this module's helpers
+    from leadgate.console.pages import pages
 
     app.include_router(pages)
+    app.include_router(crm_pages)
     app.include_router(router)
     app.add_exception_handler(ConsoleRedirect, _redirect_handler)
     app.add_exception_handler(ConsolePageError, _page_error_handler)
