@@ -1,6 +1,9 @@
 -- wrk script for bench/run.py. BENCH_MODE=post (default): POST a unique lead per request (thread
--- id + counter), with an Idempotency-Key when BENCH_IDEMPOTENCY=1. BENCH_MODE=get: GET BENCH_PATH
--- (the key-verification loop). BENCH_KEY is the API key sent as X-API-Key (or BENCH_KEYS_FILE).
+-- id + counter), with an Idempotency-Key when BENCH_IDEMPOTENCY=1 and two tags by name when
+-- BENCH_TAGS=1. BENCH_MODE=get: GET BENCH_PATH. BENCH_KEY is the API key (or BENCH_KEYS_FILE),
+-- carried as BENCH_TRANSPORT says: header (X-API-Key, default), bearer, query (?api_key=), body
+-- (an api_key JSON field), form (an HTML form post with an api_key field). BENCH_HOST sets the
+-- Host header (a tenant's subdomain).
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -20,6 +23,9 @@ local mode = os.getenv("BENCH_MODE") or "post"
 local path = os.getenv("BENCH_PATH") or "/api/v1/leads"
 local key = os.getenv("BENCH_KEY") or ""
 local idempotency = os.getenv("BENCH_IDEMPOTENCY") == "1"
+local tagged = os.getenv("BENCH_TAGS") == "1"
+local transport = os.getenv("BENCH_TRANSPORT") or "header"
+local host = os.getenv("BENCH_HOST")
 -- BENCH_KEYS_FILE: one key per line; requests take them in turn (the many-keys tenant).
 local keys = {}
 local keys_file = os.getenv("BENCH_KEYS_FILE")
@@ -36,20 +42,47 @@ local function next_key()
   return keys[key_index]
 end
 
+local function credential(headers, target, key_value)
+  if transport == "bearer" then
+    headers["Authorization"] = "Bearer " .. key_value
+  elseif transport == "query" then
+    local joiner = string.find(target, "?", 1, true) and "&" or "?"
+    target = target .. joiner .. "api_key=" .. key_value
+  elseif transport == "header" then
+    headers["X-API-Key"] = key_value
+  end
+  if host then headers["Host"] = host end
+  return target
+end
+
 function request()
+  local headers = {}
+  local key_value = next_key()
   if mode == "get" then
-    return wrk.format("GET", path, {["X-API-Key"] = next_key()})
+    return wrk.format("GET", credential(headers, path, key_value), headers)
   end
   counter = counter + 1
   local unique = string.format("%s-%d-%d", run_tag, thread_id, counter)
-  local body = string.format(
+  local target = credential(headers, path, key_value)
+  local body
+  if transport == "form" then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    body = string.format(
+      "firstName=Bench%s&lastName=Lead&email=bench.%s%%40example.com&phone=%%2B1+555-123-4567" ..
+      "&company=Acme+Inc&source=website&api_key=%s", unique, unique, key_value)
+    return wrk.format("POST", target, headers, body)
+  end
+  headers["Content-Type"] = "application/json"
+  local extra = ""
+  if transport == "body" then extra = extra .. ',"api_key":"' .. key_value .. '"' end
+  if tagged then extra = extra .. ',"tags":["hot","webinar"]' end
+  body = string.format(
     '{"firstName":"Bench%s","lastName":"Lead","email":"bench.%s@example.com",' ..
-    '"phone":"+1 555-123-4567","company":"Acme Inc","source":"website"}', unique, unique)
-  local headers = {["Content-Type"] = "application/json", ["X-API-Key"] = next_key()}
+    '"phone":"+1 555-123-4567","company":"Acme Inc","source":"website"%s}', unique, unique, extra)
   if idempotency then
     headers["Idempotency-Key"] = "idem-" .. unique
   end
-  return wrk.format("POST", path, headers, body)
+  return wrk.format("POST", target, headers, body)
 end
 
 function done(summary, latency, requests)

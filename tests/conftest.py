@@ -31,9 +31,10 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
-from leadgate.auth.dependencies import Session, authenticate
+from leadgate.auth.dependencies import authenticated
 from leadgate.auth.principal import Principal
 from leadgate.context import current_request_id
+from leadgate.db import Session
 from leadgate.errors import Conflict
 from leadgate.events.service import emit
 from leadgate.logging import configure_logging
@@ -237,7 +238,7 @@ def add_test_routes(app: FastAPI) -> None:
         "/__test__/emit-then-fail", emit_then_fail, methods=["POST"], include_in_schema=False
     )
 
-    async def log_inside_request(_principal: Annotated[Principal, Depends(authenticate)]) -> None:
+    async def log_inside_request(_principal: Annotated[Principal, Depends(authenticated)]) -> None:
         # An application log line (not the access log) made while an authenticated request runs.
         structlog.get_logger("leadgate.tests").info("inside_request", marker="log-context")
 
@@ -366,8 +367,8 @@ def query_recorder(backend: Backend) -> Iterator[QueryRecorder]:
     recorder = QueryRecorder()
     engine = backend.app.state.database.engine.sync_engine
     sa.event.listen(engine, "before_cursor_execute", recorder)
-    # The intake fast path runs its statements on the driver's connection: counted here.
-    observers = backend.app.state.intake.observers
+    # Statements run on the driver's connection (a lead's one-round-trip write): counted here.
+    observers = backend.app.state.database.observers
 
     def observe(statement: str) -> None:
         recorder(None, None, statement)

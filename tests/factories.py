@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -158,24 +157,3 @@ def eventually_status(
         if time.monotonic() > deadline:
             return None
         time.sleep(0.05)
-
-
-def fast_path_counts(url: str) -> dict[str, float]:
-    """`leadgate_intake_fast_path_total` of the server at `url`, by outcome."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    found = re.findall(r'^leadgate_intake_fast_path_total\{outcome="(\w+)"\} (\S+)$', text, re.M)
-    return {outcome: float(value) for outcome, value in found}
-
-
-def warm_fast_path(http: httpx.Client, headers: dict[str, str]) -> int:
-    """Posts leads until one is served from the key cache by the fast path; returns how many.
-
-    A key's first request is read from the database by the route. The first flush of its
-    last-use (and first-seen address) may drop it from the cache once more."""
-    for posted in range(1, 11):
-        before = fast_path_counts(str(http.base_url)).get("served", 0)
-        assert http.post("/api/v1/leads", json=unique_lead(), headers=headers).status_code == 201
-        if fast_path_counts(str(http.base_url)).get("served", 0) > before:
-            return posted
-        time.sleep(0.2)
-    raise AssertionError("the fast path never served a request")

@@ -28,8 +28,6 @@ UNSCOPED_ALLOWED = {
     "InvitationLookupRepository": "an invitation link is found by its token before its tenant",
     "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
     "AutomationQueueRepository": "the automation worker evaluates every tenant's events",
-    "_IntakeStatements": "compiled once per process with tenant_id as a parameter; IntakeWriter "
-    "stamps the caller's tenant on every row and every WHERE",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}
 SCOPING_MARKS = (

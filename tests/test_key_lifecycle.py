@@ -147,7 +147,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
     """If the invalidation channel is unreachable, every verification reads the database."""
     import asyncio
 
-    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.api_keys.cache import KeyCache
+    from leadgate.api_keys.repository import VerifiedKey
     from leadgate.redis import create_redis
     from leadgate.settings import Settings
 
@@ -158,7 +159,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
     entry = VerifiedKey(
         key_id="key_x", tenant_id="ten_x", tenant_slug="x", name="x", scopes=frozenset(),
         team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
-        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        expires_at=None, revoked_at=None, secret_id="sec_x", secret_expires_at=None,
+        enforce_mtls=False,
         mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
         created_by={},
     )  # fmt: skip
@@ -183,7 +185,8 @@ def test_without_its_redis_subscription_the_cache_trusts_nothing() -> None:
 def test_cache_entries_expire_after_the_ttl() -> None:
     import time
 
-    from leadgate.api_keys.cache import KeyCache, VerifiedKey
+    from leadgate.api_keys.cache import KeyCache
+    from leadgate.api_keys.repository import VerifiedKey
     from leadgate.settings import Settings
 
     cache = KeyCache(
@@ -192,7 +195,8 @@ def test_cache_entries_expire_after_the_ttl() -> None:
     entry = VerifiedKey(
         key_id="key_y", tenant_id="ten_y", tenant_slug="y", name="y", scopes=frozenset(),
         team_scope="all-accounts", team_ids=(), rate_limit_per_minute=None, monthly_quota=None,
-        expires_at=None, revoked_at=None, secret_expires_at=None, enforce_mtls=False,
+        expires_at=None, revoked_at=None, secret_id="sec_x", secret_expires_at=None,
+        enforce_mtls=False,
         mtls_thumbprints=frozenset(), phone_region=None, duplicate_policy="reject", plan="free",
         created_by={},
     )  # fmt: skip
@@ -208,7 +212,7 @@ def test_cache_entries_expire_after_the_ttl() -> None:
 
 
 def test_who_may_change_limits() -> None:
-    from leadgate.api_keys.service import may_change_limits
+    from leadgate.api_keys.grantor import may_change_limits
 
     assert may_change_limits({"type": "system", "id": "cli"})
     assert may_change_limits({"type": "user", "id": "usr_1", "role": "owner"})

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from leadgate import __version__, housekeeping
+from leadgate.api_keys.authenticator import Authenticator
 from leadgate.api_keys.cache import KeyCache
 from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.api_keys.router import router as api_keys_router
@@ -25,8 +26,6 @@ from leadgate.context import current_request_id
 from leadgate.crm import routers as crm_routers
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
-from leadgate.leads.fastpath import IntakeFastPath
-from leadgate.leads.repository import IntakeWriter
 from leadgate.leads.router import router as leads_router
 from leadgate.metrics import metrics
 from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usage
@@ -61,21 +60,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     database: Database = app.state.database
     recorder: KeyUsageRecorder = app.state.key_usage
     flusher = asyncio.create_task(recorder.run(database, settings.last_used_flush_seconds))
-    # --- issue 3: key-cache invalidation and the expiry sweep ---
+    # Key-cache invalidation from other processes, and the expiry sweep.
     key_tasks = [asyncio.create_task(run_expiry_sweep(database, settings.key_expiry_sweep_seconds))]
     if app.state.redis is not None:
         key_tasks.append(asyncio.create_task(app.state.key_cache.listen()))
-    # issue 4: usage counts are flushed periodically and once more on shutdown
+    # Usage counts are flushed periodically and once more on shutdown.
     usage: UsageRecorder = app.state.usage
     usage_flusher = asyncio.create_task(usage.run(database, settings.usage_flush_seconds))
-    # --- issue 5: webhook delivery worker (off when `leadgate worker` processes deliver) ---
+    # The webhook delivery worker (off when `leadgate worker` processes deliver).
     webhooks = WebhookWorker(database, settings)
     webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
+    # The automation worker: rules run on committed events (off when `leadgate worker` runs them).
     automations = AutomationWorker(database, settings)
     automation_task = (
         asyncio.create_task(automations.run()) if settings.automations_worker_enabled else None
     )
-    # --- issue 6: purge of soft-deleted leads, expired idempotency records ---
+    # Purge of soft-deleted leads and expired idempotency records.
     housekeeper = housekeeping.Housekeeper(database, settings)
     housekeeper.start()
     try:
@@ -92,7 +92,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await recorder.stop(flusher, database)
         await app.state.usage_alerts.drain()
         await usage.stop(usage_flusher, database)
-        await app.state.intake.close()
         await database.dispose()
         if app.state.redis is not None:
             await app.state.redis.aclose()
@@ -128,24 +127,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_usage = KeyUsageRecorder()
     app.state.redis = create_redis(settings)
     app.state.key_cache = KeyCache(settings, app.state.database.engine.sync_engine, app.state.redis)
-    # issue 4: rate limits, usage counters, near-limit alerts
     app.state.rate_limiter = RateLimiter(settings, app.state.redis)
     app.state.usage = UsageRecorder()
     app.state.usage_alerts = UsageAlerts(app.state.database, settings.usage_alert_threshold)
+    app.state.authenticator = Authenticator(
+        settings,
+        app.state.database,
+        app.state.key_cache,
+        app.state.rate_limiter,
+        app.state.key_usage,
+        app.state.usage_alerts,
+    )
 
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
     install_openapi(app)
-    # issue 8: the intake fast path sits inside the request context (ids, limits' headers,
-    # usage, access log) and in front of the routing it bypasses.
-    app.state.intake = IntakeWriter(
-        app.state.database.engine,
-        settings.db_pool_size,
-        settings.db_connect_timeout_seconds,
-        settings.db_command_timeout_seconds,
-    )
-    if settings.intake_fast_path:
-        app.add_middleware(IntakeFastPath)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -157,11 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
     app.include_router(leads_router, prefix="/api/v1")
     app.include_router(leads_router, prefix="/api", include_in_schema=False)
-    for router in (api_keys_router, audit_router):  # issue 3
+    for router in (api_keys_router, audit_router):
         app.include_router(router, prefix="/api/v1")
         app.include_router(router, prefix="/api", include_in_schema=False)
 
-    # --- issue 7: web console ---
     install_console(app)
     app.include_router(usage_router, prefix="/api/v1")
     app.include_router(usage_router, prefix="/api", include_in_schema=False)
@@ -198,7 +193,7 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
         log.error("unhandled_exception", path=request.url.path, exc_info=exc)
         status = 500
         body = error_body("internal_error", "Something went wrong on our side. Retry safely.")
-    # issue 4: a 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware
+    # A 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware.
     headers.update(
         (k.decode(), v.decode()) for k, v in limit_headers_and_usage(request.scope, status)
     )

@@ -3,15 +3,17 @@ how to tell a database that is away from a statement that failed."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import orjson
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,7 +43,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_timeout=30,
             connect_args={"timeout": 30},
             # Every use ends its transaction itself (sessions commit or roll back, Connection
-            # rolls back on close, the intake fast path commits or rolls back), and with
+            # rolls back on close, `LeadWriter` commits or rolls back its own), and with
             # aiosqlite a reset is a thread hand-off for nothing on every checkin.
             pool_reset_on_return=None,
             hide_parameters=True,
@@ -99,12 +101,38 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+StatementObserver = Callable[[str], None]
+DATABASE = "leadgate.database"  # session.info: the Database a session came from
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class Database:
-    """One engine and session factory per process."""
+    """One engine and session factory per process.
+
+    `reader` makes sessions for requests that only read. On PostgreSQL they run without a
+    transaction (asyncpg autocommit): each statement already sees its own snapshot under READ
+    COMMITTED, so BEGIN and COMMIT were two round trips that bought nothing. On SQLite the one
+    connection is shared and its transactions are cheap, so both factories are the same.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.dialect = self.engine.dialect.name
+        info = {DATABASE: self}
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        # A statement run on the driver's connection (below SQLAlchemy) is announced here, so
+        # tests can count statements on every path.
+        self.observers: list[StatementObserver] = []
+        if self.dialect == "postgresql":
+            self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.reader = async_sessionmaker(self.autocommit, expire_on_commit=False, info=info)
+        else:
+            self.autocommit = self.engine
+            self.reader = self.sessionmaker
+
+    def observe(self, statement: str) -> None:
+        for observer in self.observers:
+            observer(statement)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -114,10 +142,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed when the handler returns, rolled back if it raises.
 
     Registered with `scope="function"` so the commit happens before the response is sent: a client
-    never sees a 201 for a row that a failed commit lost.
+    never sees a 201 for a row that a failed commit lost. A session costs nothing until it is
+    used (no connection, no BEGIN), and a read-only request's session runs without a transaction
+    (`Database.reader`).
     """
     database: Database = request.app.state.database
-    async with database.sessionmaker() as session:
+    factory = database.reader if request.method in READ_METHODS else database.sessionmaker
+    async with factory() as session:
         try:
             yield session
         except BaseException:
@@ -125,6 +156,54 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def driver_connection(session: AsyncSession) -> AsyncIterator[tuple[Any, bool]]:
+    """The driver's own connection (asyncpg or sqlite3 via aiosqlite) for statements compiled
+    once (`sql.CompiledStatement`), and whether it is inside the session's transaction.
+
+    Inside one (the session has already read or written): the session's connection, so the
+    statements share its fate. Otherwise a pooled connection outside any transaction, on which
+    the caller's statements must commit by themselves: a write that is one statement (or one
+    SQLite transaction run in one call) then costs one round trip instead of three.
+    """
+    if session.in_transaction():
+        connection = await session.connection()
+        yield (await connection.get_raw_connection()).driver_connection, True
+        return
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)
+    async with bind.connect() as connection:
+        try:
+            yield (await connection.get_raw_connection()).driver_connection, False
+        except BaseException as error:
+            # A statement cut off (lost connection, cancelled request) may leave the driver's
+            # connection in any state: it is not handed to the next request. When the server
+            # went away, the pool's other connections are as old: the pool is renewed, as
+            # SQLAlchemy does when it sees a disconnect on its own statements.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            if database_unavailable(error):
+                await bind.dispose(close=False)
+            raise
+
+
+@asynccontextmanager
+async def reading(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A session for reads that the request's unit of work does not depend on (lookups before
+    its first write): the request's own once it has begun a transaction (so a read sees what
+    it wrote, and SQLite's one connection is never asked for twice), else a reader session
+    (`Database.reader`), which on PostgreSQL costs no BEGIN and no COMMIT."""
+    database: Database | None = session.info.get(DATABASE)
+    if session.in_transaction() or database is None:
+        yield session
+        return
+    async with database.reader() as reader:
+        yield reader
 
 
 class TenantScopedRepository:
@@ -200,6 +279,10 @@ def database_unavailable(error: BaseException) -> bool:
 
 def _unavailable(error: BaseException) -> bool:
     if isinstance(error, sa.exc.TimeoutError | ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(error, asyncpg.InternalClientError):
+        # A pooled connection the server dropped while idle refuses the statement before
+        # sending it: nothing ran, and a retry on a new connection will do.
         return True  # pool exhausted; refused, reset, timed out (connect or command); no DNS
     if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
         return True

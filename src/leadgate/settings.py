@@ -101,11 +101,6 @@ class Settings(BaseSettings):
         description="Test each pooled PostgreSQL connection with a round trip before use. Off: a "
         "connection lost while pooled fails one request (503) and the pool is renewed.",
     )
-    intake_fast_path: bool = Field(
-        True,
-        description="Serve common `POST /api/v1/leads` requests below the router in one "
-        "database round trip (docs/ARCHITECTURE.md); off sends every request through the route.",
-    )
     # --- issue 9: bounded waits on the database, 503 while it is away ---
     db_connect_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for a new PostgreSQL connection to open."

@@ -21,7 +21,7 @@ from leadgate.activities.schemas import (
     RecordType,
     Timeline,
 )
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.openapi import request_body
 from leadgate.payload import read_body

@@ -19,8 +19,6 @@ import contextlib
 import json
 import time
 import weakref
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from leadgate.api_keys.repository import KeyRecord
+from leadgate.api_keys.repository import VerifiedKey
 from leadgate.metrics import KEY_CACHE_HIT, KEY_CACHE_MISS
 from leadgate.redis import REDIS_TIMEOUT_SECONDS, redis_key
 from leadgate.settings import Settings
@@ -40,54 +38,6 @@ log = structlog.get_logger("leadgate.api_keys.cache")
 PENDING_INVALIDATIONS = "leadgate.api_keys.invalidate"
 # Each process's cache, by the engine its sessions use: a commit finds the cache to tell.
 _CACHES: weakref.WeakKeyDictionary[Engine, KeyCache] = weakref.WeakKeyDictionary()
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedKey:
-    """A key as verification sees it: read from one row set, never holding a secret."""
-
-    key_id: str
-    tenant_id: str
-    tenant_slug: str
-    name: str
-    scopes: frozenset[str]
-    team_scope: str
-    team_ids: tuple[str, ...]
-    rate_limit_per_minute: int | None
-    monthly_quota: int | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    secret_expires_at: datetime | None
-    enforce_mtls: bool
-    mtls_thumbprints: frozenset[str]
-    phone_region: str | None
-    duplicate_policy: str
-    plan: str
-    created_by: dict[str, Any]
-
-    @classmethod
-    def from_record(cls, record: KeyRecord) -> VerifiedKey:
-        key = record.key
-        return cls(
-            key_id=key.id,
-            tenant_id=key.tenant_id,
-            tenant_slug=record.tenant_slug,
-            name=key.name,
-            scopes=frozenset(key.scopes),
-            team_scope=key.team_scope,
-            team_ids=tuple(key.team_ids),
-            rate_limit_per_minute=key.rate_limit_per_minute,
-            monthly_quota=key.monthly_quota,
-            expires_at=key.expires_at,
-            revoked_at=key.revoked_at,
-            secret_expires_at=record.secret_expires_at,
-            enforce_mtls=key.enforce_mtls,
-            mtls_thumbprints=frozenset(t.lower() for t in key.mtls_thumbprints),
-            phone_region=record.tenant_phone_region,
-            duplicate_policy=record.tenant_duplicate_policy,
-            plan=record.tenant_plan,
-            created_by=dict(key.created_by),
-        )
 
 
 def invalidation_channel(settings: Settings) -> str:

@@ -1,12 +1,15 @@
 """`lastUsedAt` / `lastUsedIp` of keys, gathered in memory and written in the background.
 
-Requests only touch a dict; a flush every `last_used_flush_seconds` (and at shutdown) writes one
-bare UPDATE per key used since the last flush, so verification never waits on a write. The flush
-also remembers each address a key was used from and audits the first use from a new one.
+Requests only touch a dict; a flush every `last_used_flush_seconds` (and at shutdown) writes the
+keys used since the last flush in one executemany of bare UPDATEs per tenant, so verification
+never waits on a write. The flush also remembers each address a key was used from (one multi-row
+INSERT per 1,000) and audits the first use from a new one. A crash loses what was gathered since
+the last flush (docs/operations-failures.md).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 import structlog
@@ -55,18 +58,30 @@ class KeyUsageRecorder(PeriodicFlush):
         pending: dict[str, tuple[str, datetime, str | None]],
         addresses: dict[tuple[str, str], tuple[str, datetime]],
     ) -> None:
+        uses: dict[str, list[tuple[str, datetime, str | None]]] = defaultdict(list)
+        for key_id, (tenant_id, used_at, ip) in pending.items():
+            uses[tenant_id].append((key_id, used_at, ip))
+        seen: dict[str, list[tuple[str, str, datetime]]] = defaultdict(list)
+        for (key_id, ip), (tenant_id, first_at) in addresses.items():
+            seen[tenant_id].append((key_id, ip, first_at))
         async with database.sessionmaker() as session, session.begin():
-            for key_id, (tenant_id, used_at, ip) in pending.items():
-                await ApiKeyRepository(session, tenant_id).record_use(key_id, used_at, ip)
-            for (key_id, ip), (tenant_id, first_at) in addresses.items():
-                if await ApiKeyRepository(session, tenant_id).remember_ip(key_id, ip, first_at):
-                    await audit.record(
-                        session,
-                        tenant_id=tenant_id,
-                        action="api_key.used_from_new_ip",
-                        actor={"type": "api_key", "id": key_id},
-                        target_type="api_key",
-                        target_id=key_id,
-                        after={"ip": ip, "firstSeenAt": first_at.isoformat()},
-                        ip=ip,
+            for tenant_id, used in uses.items():
+                await ApiKeyRepository(session, tenant_id).record_uses(used)
+            for tenant_id, rows in seen.items():
+                first_seen = {(key_id, ip): at for key_id, ip, at in rows}
+                # Batches bounded by what one statement may carry (SQLite: 32,766 variables).
+                for start in range(0, len(rows), 1000):
+                    new = await ApiKeyRepository(session, tenant_id).remember_ips(
+                        rows[start : start + 1000]
                     )
+                    for key_id, ip in new:
+                        await audit.record(
+                            session,
+                            tenant_id=tenant_id,
+                            action="api_key.used_from_new_ip",
+                            actor={"type": "api_key", "id": key_id},
+                            target_type="api_key",
+                            target_id=key_id,
+                            after={"ip": ip, "firstSeenAt": first_seen[key_id, ip].isoformat()},
+                            ip=ip,
+                        )

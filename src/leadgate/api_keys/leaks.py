@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import crypto
-from leadgate.api_keys.cache import VerifiedKey
+from leadgate.api_keys.authenticator import check_usable
 from leadgate.api_keys.repository import KeyLookupRepository
-from leadgate.api_keys.service import check_usable, revoke_api_key
+from leadgate.api_keys.service import revoke_api_key
 from leadgate.errors import ApiError, InvalidSignature
 from leadgate.ids import new_id
 from leadgate.models import utcnow
@@ -62,14 +62,14 @@ async def revoke_leaked_keys(
         if record is None or not crypto.is_well_formed(token, settings.key_prefix):
             continue
         try:
-            check_usable(VerifiedKey.from_record(record))
+            check_usable(record)
         except ApiError:
             continue  # revoked, expired or rolled past its grace: nothing left to protect
         working.add(token)
         key = await revoke_api_key(
             session,
-            tenant_id=record.key.tenant_id,
-            key_id=record.key.id,
+            tenant_id=record.tenant_id,
+            key_id=record.key_id,
             actor=actor,
             reason=LEAKED,
             ip=ip,

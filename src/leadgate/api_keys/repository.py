@@ -5,26 +5,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.db import TenantScopedRepository
-from leadgate.models import ApiKey, ApiKeyIp, ApiKeySecret, Tenant
+from leadgate.models import ApiKey, ApiKeyIp, ApiKeySecret, Tenant, UsageCount
 from leadgate.sql import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """What verifying a key needs, read in one query."""
+class VerifiedKey:
+    """A key as verification sees it, read in one indexed query and kept in the key cache: what
+    the checks and the `Principal` need, never a secret. `quota_used` is the key's flushed count
+    of admitted requests in `quota_month` (YYYYMM), where its monthly quota counter starts."""
 
-    key: ApiKey
+    key_id: str
+    tenant_id: str
+    tenant_slug: str
+    name: str
+    scopes: frozenset[str]
+    team_scope: str
+    team_ids: tuple[str, ...]
+    rate_limit_per_minute: int | None
+    monthly_quota: int | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
     secret_id: str
     secret_expires_at: datetime | None
-    tenant_slug: str
-    tenant_phone_region: str | None
-    tenant_duplicate_policy: str
-    tenant_plan: str
+    enforce_mtls: bool
+    mtls_thumbprints: frozenset[str]
+    phone_region: str | None
+    duplicate_policy: str
+    plan: str
+    created_by: dict[str, Any]
+    quota_month: str = ""
+    quota_used: int = 0
+
+
+def month_key(moment: datetime) -> str:
+    return f"{moment.year}{moment.month:02d}"
 
 
 class KeyLookupRepository:
@@ -36,18 +57,38 @@ class KeyLookupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def find_by_secret_hash(self, secret_hash: str) -> KeyRecord | None:
-        return await self.find_by_secret_hashes([secret_hash])
+    async def find_by_secret_hash(
+        self, secret_hash: str, month_start: datetime | None = None
+    ) -> VerifiedKey | None:
+        return await self.find_by_secret_hashes([secret_hash], month_start)
 
-    async def find_by_secret_hashes(self, secret_hashes: Sequence[str]) -> KeyRecord | None:
+    async def find_by_secret_hashes(
+        self, secret_hashes: Sequence[str], month_start: datetime | None = None
+    ) -> VerifiedKey | None:
         """The key one of these hashes (of one plaintext, under different secrets) names."""
-        found = await self.records_by_secret_hash(secret_hashes)
+        found = await self.records_by_secret_hash(secret_hashes, month_start)
         return next(iter(found.values()), None)
 
-    async def records_by_secret_hash(self, secret_hashes: Sequence[str]) -> dict[str, KeyRecord]:
-        """Keys by their secrets' HMACs, in one indexed query (leak reports send many)."""
+    async def records_by_secret_hash(
+        self, secret_hashes: Sequence[str], month_start: datetime | None = None
+    ) -> dict[str, VerifiedKey]:
+        """Keys by their secrets' HMACs, in one indexed query (leak reports send many). With
+        `month_start`, each key's admitted requests since then come in the same query (the
+        seed of its quota counter), so a key's first request reads the database once."""
         if not secret_hashes:
             return {}
+        used: sa.ColumnElement[Any] = sa.literal(0)
+        if month_start is not None:
+            used = (
+                sa.select(sa.func.coalesce(sa.func.sum(UsageCount.count), 0))
+                .where(
+                    UsageCount.tenant_id == ApiKey.tenant_id,
+                    UsageCount.api_key_id == ApiKey.id,
+                    UsageCount.hour >= month_start,
+                    UsageCount.status_class != "429",
+                )
+                .scalar_subquery()
+            )
         statement = (
             sa.select(
                 ApiKeySecret.secret_hash,
@@ -58,14 +99,42 @@ class KeyLookupRepository:
                 Tenant.phone_region,
                 Tenant.duplicate_policy,
                 Tenant.plan,
+                used,
             )
             .join(ApiKeySecret, ApiKeySecret.api_key_id == ApiKey.id)
             .join(Tenant, Tenant.id == ApiKey.tenant_id)
             .where(ApiKeySecret.secret_hash.in_(list(secret_hashes)))
             .where(ApiKeySecret.tenant_id == ApiKey.tenant_id)
         )
-        rows = (await self.session.execute(statement)).all()
-        return {row[0]: KeyRecord(*row[1:]) for row in rows}
+        month = "" if month_start is None else month_key(month_start)
+        found: dict[str, VerifiedKey] = {}
+        for secret_hash, key, secret_id, secret_expires_at, slug, region, policy, plan, count in (
+            await self.session.execute(statement)
+        ).all():
+            found[secret_hash] = VerifiedKey(
+                key_id=key.id,
+                tenant_id=key.tenant_id,
+                tenant_slug=slug,
+                name=key.name,
+                scopes=frozenset(key.scopes),
+                team_scope=key.team_scope,
+                team_ids=tuple(key.team_ids),
+                rate_limit_per_minute=key.rate_limit_per_minute,
+                monthly_quota=key.monthly_quota,
+                expires_at=key.expires_at,
+                revoked_at=key.revoked_at,
+                secret_id=secret_id,
+                secret_expires_at=secret_expires_at,
+                enforce_mtls=key.enforce_mtls,
+                mtls_thumbprints=frozenset(t.lower() for t in key.mtls_thumbprints),
+                phone_region=region,
+                duplicate_policy=policy,
+                plan=plan,
+                created_by=dict(key.created_by),
+                quota_month=month,
+                quota_used=int(count or 0),
+            )
+        return found
 
 
 class ApiKeyRepository(TenantScopedRepository):
@@ -92,15 +161,24 @@ class ApiKeyRepository(TenantScopedRepository):
             statement = statement.where(ApiKey.id != except_id)
         return (await self.session.execute(statement.limit(1))).first() is not None
 
-    async def record_use(self, key_id: str, used_at: datetime, ip: str | None) -> None:
-        # A bare UPDATE: it never loads or dirties an ORM object and touches one row.
-        await self.session.execute(
-            self._scoped_update(ApiKey)
-            .where(ApiKey.id == key_id)
+    async def record_uses(self, uses: Sequence[tuple[str, datetime, str | None]]) -> None:
+        """`(key id, used at, ip)`: each key's last use, in one executemany of bare UPDATEs that
+        never load or dirty an ORM object; an older time never overwrites a newer one."""
+        if not uses:
+            return
+        table = cast(sa.Table, ApiKey.__table__)
+        used_at = sa.bindparam("used_at", type_=ApiKey.last_used_at.type)
+        statement = (
+            sa.update(table)
+            .where(self._tenant_filter(ApiKey), ApiKey.id == sa.bindparam("key_id"))
             .where(sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < used_at))
             # updated_at keeps its value: it tracks changes to the key, not its use.
-            .values(last_used_at=used_at, last_used_ip=ip, updated_at=ApiKey.updated_at)
-            .execution_options(synchronize_session=False)
+            .values(
+                last_used_at=used_at, last_used_ip=sa.bindparam("ip"), updated_at=table.c.updated_at
+            )
+        )
+        await self.session.execute(
+            statement, [{"key_id": k, "used_at": at, "ip": ip} for k, at, ip in uses]
         )
 
     async def add_secret(self, secret: ApiKeySecret) -> None:
@@ -125,12 +203,22 @@ class ApiKeyRepository(TenantScopedRepository):
             .execution_options(synchronize_session=False)
         )
 
-    async def remember_ip(self, key_id: str, ip: str, at: datetime) -> bool:
-        """Records that the key was used from `ip`; True when that address is new for the key."""
-        row = self._with_tenant([{"api_key_id": key_id, "ip": ip, "first_seen_at": at}])[0]
-        # One row, not executemany: its rowcount says whether the address was new.
-        result = await self.session.execute(insert_ignoring_conflicts(ApiKeyIp).values(**row))
-        return bool(getattr(result, "rowcount", 0) == 1)
+    async def remember_ips(
+        self, seen: Sequence[tuple[str, str, datetime]]
+    ) -> Sequence[tuple[str, str]]:
+        """Records `(key id, ip, first seen)`; returns the `(key id, ip)` pairs that were new,
+        from one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING."""
+        if not seen:
+            return []
+        rows = self._with_tenant(
+            [{"api_key_id": k, "ip": ip, "first_seen_at": at} for k, ip, at in seen]
+        )
+        statement = (
+            insert_ignoring_conflicts(ApiKeyIp)
+            .values(rows)
+            .returning(ApiKeyIp.api_key_id, ApiKeyIp.ip)
+        )
+        return [(key_id, ip) for key_id, ip in (await self.session.execute(statement)).all()]
 
     async def claim_expiring_notice(self, key_id: str, at: datetime) -> bool:
         """Marks the key's expiry notice as sent; False if another process already did."""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Request
 
 from leadgate.api_keys import leaks, service
 from leadgate.api_keys.auth import AnyKey, KeysRead, KeysWrite
+from leadgate.api_keys.grantor import Grantor, may_change_limits
 from leadgate.api_keys.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -21,24 +22,25 @@ from leadgate.api_keys.schemas import (
     LeakedKeys,
     LeakedKeysReceived,
 )
-from leadgate.auth.dependencies import Session, client_ip, get_settings
 from leadgate.auth.principal import Principal
+from leadgate.db import Session
 from leadgate.errors import InvalidSignature
 from leadgate.openapi import request_body
 from leadgate.payload import parse_json, read_body
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.web import client_ip, get_settings
 
 router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
 
 
-def grantor_of(principal: Principal) -> service.Grantor:
+def grantor_of(principal: Principal) -> Grantor:
     """A calling key grants at most its own scopes and teams (see docs/api-keys.md)."""
-    return service.Grantor(
+    return Grantor(
         actor=principal.actor,
         scopes=principal.scopes,
         team_ids=None if principal.team_scope == "all-accounts" else frozenset(principal.team_ids),
-        may_change_limits=service.may_change_limits(principal.extra.get("created_by", {})),
+        may_change_limits=may_change_limits(principal.extra.get("created_by", {})),
         own_key_id=principal.api_key_id,
     )
 

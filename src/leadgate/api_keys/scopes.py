@@ -1,4 +1,5 @@
-"""The permissions an API key can carry (PRODUCT.md §2)."""
+"""What an API key can carry: permissions (PRODUCT.md §2), an expiration, and access to all of a
+tenant's teams or chosen ones (the API calls teams `accounts`, after the Snappy seed)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,5 @@ Scope = Literal[
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)
+ALL_TEAMS = "all-accounts"
+SPECIFIC_TEAMS = "specific-accounts"

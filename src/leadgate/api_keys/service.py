@@ -1,8 +1,7 @@
-"""The rules of API keys: issuing, verifying, updating, rolling, revoking, expiring. Never commits.
+"""The rules of API keys: issuing, verifying, updating, rolling, revoking. Never commits.
 
-Who acts is a `Grantor`: what it may hand out (scopes, teams) and whether it may change rate
-limits. Routes build one from the calling key, the console from the signed-in user, the CLI uses
-`OPERATOR` (everything). A grantor can neither mint nor manage a key broader than itself.
+Who acts is a `Grantor` (`api_keys.grantor`); the expiry sweep is `api_keys.sweep`, the
+server-secret census `api_keys.secret_rotation`.
 """
 
 from __future__ import annotations
@@ -16,81 +15,27 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit, crypto
-from leadgate.api_keys.cache import KeyCache, VerifiedKey, invalidate_on_commit
+from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.grantor import OPERATOR, Grantor
 from leadgate.api_keys.repository import (
     ApiKeyRepository,
-    KeyExpiryScanRepository,
-    KeyLookupRepository,
-    KeyRecord,
-    KeySecretCensusRepository,
 )
 from leadgate.api_keys.schemas import AccountsAccessOut, ApiKeyOut
-from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
+from leadgate.api_keys.scopes import ALL_SCOPES, ALL_TEAMS, EXPIRATION_DAYS
 from leadgate.db import is_unique_violation
 from leadgate.errors import (
-    ApiKeyExpired,
     Conflict,
     Forbidden,
-    InsufficientScope,
-    InvalidApiKey,
     InvalidRequest,
     NotFound,
 )
 from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.models import ApiKey, ApiKeySecret, utcnow
-from leadgate.settings import Settings, server_key_id
+from leadgate.settings import Settings
 from leadgate.tenants.repository import TeamRepository
 
 EXPIRY_WARNING = timedelta(days=7)
-ALL_TEAMS = "all-accounts"
-SPECIFIC_TEAMS = "specific-accounts"
-
-
-@dataclass(frozen=True, slots=True)
-class Grantor:
-    """What the acting party may hand out. `None` means unlimited (operators, owners, admins)."""
-
-    actor: dict[str, Any]
-    scopes: frozenset[str] | None = None
-    team_ids: frozenset[str] | None = None
-    may_change_limits: bool = False
-    own_key_id: str | None = None
-
-    def check_scopes(self, scopes: Sequence[str]) -> None:
-        if self.scopes is None:
-            return
-        missing = [s for s in ALL_SCOPES if s in scopes and s not in self.scopes]
-        if missing:
-            raise InsufficientScope(
-                f"This API key cannot grant scopes it lacks: {', '.join(missing)}.",
-                extra={"requiredScope": missing[0]},
-            )
-
-    def check_teams(self, team_scope: str, team_ids: Sequence[str]) -> None:
-        if self.team_ids is None:
-            return
-        if team_scope == ALL_TEAMS or not set(team_ids) <= self.team_ids:
-            raise Forbidden("This API key cannot grant access to teams beyond its own.")
-
-    def check_may_manage(self, key: ApiKey) -> None:
-        """A grantor manages only keys no broader than itself (or its own key)."""
-        if key.id == self.own_key_id:
-            return
-        self.check_scopes(key.scopes)
-        self.check_teams(key.team_scope, key.team_ids)
-
-
-OPERATOR = Grantor(
-    actor={"type": "system", "id": "cli", "name": "leadgate CLI"}, may_change_limits=True
-)
-
-
-def may_change_limits(created_by: dict[str, Any]) -> bool:
-    """A key acts on an owner's behalf when an operator or an owner/admin created it."""
-    return created_by.get("type") == "system" or (
-        created_by.get("type") == "user" and created_by.get("role") in ("owner", "admin")
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,55 +186,6 @@ def _check_mtls(enforce: bool, thumbprints: Sequence[str]) -> None:
             "A key that enforces mTLS needs at least one pinned certificate thumbprint.",
             details=[{"field": "mtlsThumbprints", "message": "required", "type": "missing"}],
         )
-
-
-async def verify_api_key(
-    session: AsyncSession, settings: Settings, cache: KeyCache, plaintext: str
-) -> VerifiedKey:
-    """The key a plaintext names, from memory when it can be, else from one indexed SELECT.
-
-    A malformed key or one whose checksum fails is refused before any storage lookup.
-    """
-    if not crypto.is_well_formed(plaintext, settings.key_prefix):
-        raise InvalidApiKey("API key is missing or does not match.")
-    secret_hash = crypto.hash_api_key(plaintext, settings.secret_bytes)
-    entry = cache.get(secret_hash)
-    if entry is None:
-        generation = cache.generation
-        record = await KeyLookupRepository(session).find_by_secret_hash(secret_hash)
-        if record is None and settings.previous_secret_keys:
-            record = await _verify_under_previous_secret(session, settings, plaintext, secret_hash)
-        if record is None:
-            raise InvalidApiKey("API key is missing or does not match.")
-        entry = VerifiedKey.from_record(record)
-        cache.put(secret_hash, entry, generation)
-    check_usable(entry)
-    return entry
-
-
-async def _verify_under_previous_secret(
-    session: AsyncSession, settings: Settings, plaintext: str, secret_hash: str
-) -> KeyRecord | None:
-    """A key hashed under a server secret being rotated out (`previous_secret_keys`): found with
-    one more query, only after the current secret missed, and re-hashed under the current
-    secret in the request's transaction, so the next use is an ordinary lookup."""
-    old_hashes = [crypto.hash_api_key(plaintext, old) for old in settings.previous_secret_bytes]
-    record = await KeyLookupRepository(session).find_by_secret_hashes(old_hashes)
-    if record is not None:
-        await ApiKeyRepository(session, record.key.tenant_id).rehash_secret(
-            record.secret_id, secret_hash, settings.secret_key_id
-        )
-    return record
-
-
-def check_usable(entry: VerifiedKey) -> None:
-    now = utcnow()
-    if entry.secret_expires_at is not None and entry.secret_expires_at <= now:
-        raise InvalidApiKey("API key has been rolled; use the new one.")
-    if entry.revoked_at is not None:
-        raise InvalidApiKey("API key has been revoked.")
-    if entry.expires_at is not None and entry.expires_at <= now:
-        raise ApiKeyExpired("API key has expired; create a new one or roll this one.")
 
 
 async def revoke_api_key(
@@ -503,7 +399,7 @@ def key_status(key: ApiKey, now: datetime | None = None) -> Literal["active", "e
 
 
 def key_public(key: ApiKey) -> dict[str, Any]:
-    """The key's public JSON (as the API shows it; never a secret), for events."""
+    """The key's public JSON (as the API shows it; never a secret), for events and the CLI."""
     return key_out(key).model_dump(mode="json")
 
 
@@ -530,43 +426,6 @@ def key_out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-async def sweep_expiring_keys(session: AsyncSession, now: datetime | None = None) -> int:
-    """`api_key.expiring` once per key 7 days ahead; the `api_key.expired` audit once it has."""
-    now = now or utcnow()
-    scan = KeyExpiryScanRepository(session)
-    done = 0
-    for key in await scan.needing_notice(now, now + EXPIRY_WARNING):
-        if await ApiKeyRepository(session, key.tenant_id).claim_expiring_notice(key.id, now):
-            await emit(session, key.tenant_id, "api_key.expiring", key_public(key))
-            await audit.record(
-                session,
-                tenant_id=key.tenant_id,
-                action="api_key.expiring",
-                actor=SWEEP_ACTOR,
-                target_type="api_key",
-                target_id=key.id,
-                after=key_snapshot(key),
-            )
-            done += 1
-    for key in await scan.newly_expired(now):
-        if await ApiKeyRepository(session, key.tenant_id).claim_expired_record(key.id, now):
-            await audit.record(
-                session,
-                tenant_id=key.tenant_id,
-                action="api_key.expired",
-                actor=SWEEP_ACTOR,
-                target_type="api_key",
-                target_id=key.id,
-                before=None,
-                after=key_snapshot(key),
-            )
-            done += 1
-    return done
-
-
-SWEEP_ACTOR = {"type": "system", "id": "expiry-sweep", "name": "leadgate"}
-
-
 def key_snapshot(key: ApiKey) -> dict[str, Any]:
     """A key's state for the audit log's before/after (never a secret)."""
     return {
@@ -584,25 +443,3 @@ def key_snapshot(key: ApiKey) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-@dataclass(frozen=True, slots=True)
-class SecretRotationStatus:
-    """Live API-key secrets by the server secret they are hashed under."""
-
-    current: int
-    previous: list[int]  # per entry of `previous_secret_keys`, in order
-    unrecorded: int  # hashed before leadgate recorded the server secret
-    unknown: int  # under a server secret that is neither current nor listed as previous
-
-    @property
-    def not_current(self) -> int:
-        return sum(self.previous) + self.unrecorded + self.unknown
-
-
-async def secret_rotation_status(session: AsyncSession, settings: Settings) -> SecretRotationStatus:
-    counts = await KeySecretCensusRepository(session).live_secrets_by_server_key(utcnow())
-    current = counts.pop(settings.secret_key_id, 0)
-    previous = [counts.pop(server_key_id(old), 0) for old in settings.previous_secret_bytes]
-    unrecorded = counts.pop(None, 0)
-    return SecretRotationStatus(current, previous, unrecorded, sum(counts.values()))

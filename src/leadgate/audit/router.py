@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from leadgate.api_keys.auth import KeysRead
 from leadgate.audit.schemas import AuditEventList, AuditEventOut
 from leadgate.audit.service import list_events
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.responses import ERROR_RESPONSES
 
 router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES)

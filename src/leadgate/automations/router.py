@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from leadgate.auth.dependencies import Session
 from leadgate.automations import service
 from leadgate.automations.auth import AutomationsRead, AutomationsWrite
 from leadgate.automations.schemas import (
@@ -20,6 +19,7 @@ from leadgate.automations.schemas import (
     RunPage,
     TriggerRequest,
 )
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.openapi import request_body
 from leadgate.payload import read_body

@@ -9,7 +9,6 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from leadgate.auth.dependencies import Session, get_settings
 from leadgate.console.security import (
     ANON_COOKIE,
     CSRF_FIELD,
@@ -18,8 +17,10 @@ from leadgate.console.security import (
     new_anon_token,
 )
 from leadgate.context import set_tenant_id
+from leadgate.db import Session
 from leadgate.models import ConsoleSession, Tenant, User
 from leadgate.users import service as users
+from leadgate.web import get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.api_keys.repository import ApiKeyRepository
+from leadgate.api_keys.grantor import Grantor
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.api_keys.service import (
-    Grantor,
     IssuedKey,
     KeyChanges,
+    get_api_key,
     issue_api_key,
+    key_status,
+    list_api_keys,
     revoke_api_key,
     roll_api_key,
     update_api_key,
@@ -24,7 +25,7 @@ from leadgate.api_keys.service import (
 from leadgate.audit.repository import AuditRepository
 from leadgate.auth.principal import Principal
 from leadgate.console.forms import EditKeyForm, GenerateKeyForm
-from leadgate.errors import Forbidden, InvalidRequest, NotFound
+from leadgate.errors import Forbidden, InvalidRequest
 from leadgate.events.repository import EventRepository
 from leadgate.models import ApiKey, AuditEvent, Team, User, utcnow
 from leadgate.settings import Settings
@@ -45,28 +46,13 @@ class KeyRow:
     created_by: str
 
 
-def key_status(key: ApiKey, now: datetime) -> str:
-    if key.revoked_at is not None:
-        return "revoked"
-    if key.expires_at is not None and key.expires_at <= now:
-        return "expired"
-    return "active"
-
-
 async def list_keys(session: AsyncSession, tenant_id: str) -> list[KeyRow]:
     now = utcnow()
-    keys = await ApiKeyRepository(session, tenant_id).list()
+    keys = await list_api_keys(session, tenant_id)
     return [
         KeyRow(key=k, status=key_status(k, now), created_by=str(k.created_by.get("name", "")))
         for k in keys
     ]
-
-
-async def get_key(session: AsyncSession, tenant_id: str, key_id: str) -> ApiKey:
-    key = await ApiKeyRepository(session, tenant_id).get(key_id)
-    if key is None:
-        raise NotFound("No such API key in this workspace.")
-    return key
 
 
 async def list_teams(session: AsyncSession, tenant_id: str) -> Sequence[Team]:
@@ -142,7 +128,7 @@ async def generate_key(
         tenant_id=tenant_id,
         name=name,
         scopes=list(form.scopes),
-        created_by=_member_actor(user, role),
+        created_by=member_actor(user, role),
         expiration_in_days=expiration,
         rate_limit_per_minute=rate_limit,
         enforce_mtls=enforce_mtls,
@@ -154,7 +140,7 @@ async def generate_key(
     )
 
 
-def _member_actor(user: User, role: str) -> dict[str, Any]:
+def member_actor(user: User, role: str) -> dict[str, Any]:
     """A console user as a key's `createdBy`: with the role, which decides later limit changes."""
     return {**user_actor(user), "role": role}
 
@@ -162,13 +148,12 @@ def _member_actor(user: User, role: str) -> dict[str, Any]:
 def _grantor(user: User, role: str) -> Grantor:
     # Console members act for the tenant with every scope and team; only the limits are
     # reserved to owners and admins (docs/api-keys.md, "Who may change limits").
-    return Grantor(actor=_member_actor(user, role), may_change_limits=role in MANAGER_ROLES)
+    return Grantor(actor=member_actor(user, role), may_change_limits=role in MANAGER_ROLES)
 
 
 async def revoke_key(
     session: AsyncSession, *, tenant_id: str, user: User, role: str, key_id: str, ip: str | None
 ) -> ApiKey:
-    await get_key(session, tenant_id, key_id)
     return await revoke_api_key(
         session, tenant_id=tenant_id, key_id=key_id, grantor=_grantor(user, role), ip=ip
     )
@@ -194,7 +179,7 @@ async def edit_key(
     ip: str | None,
 ) -> ApiKey:
     """Name, permissions and (owners and admins) the rate limit, through the key service."""
-    await get_key(session, tenant_id, key_id)
+    await get_api_key(session, tenant_id, key_id)
     name = form.name.strip()
     if not name or len(name) > 120:
         raise _invalid("name", "Give the key a name of 1 to 120 characters.")
@@ -236,7 +221,7 @@ async def roll_key(
     grace_period: str,
     ip: str | None,
 ) -> IssuedKey:
-    await get_key(session, tenant_id, key_id)
+    await get_api_key(session, tenant_id, key_id)
     if not grace_period.isdigit() or int(grace_period) not in GRACE_PERIODS:
         raise _invalid("grace_period", "Choose a grace period from the list.")
     return await roll_api_key(

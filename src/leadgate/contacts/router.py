@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from leadgate.auth.dependencies import Session
 from leadgate.contacts import csv_format, service
 from leadgate.contacts.auth import ContactsRead, ContactsWrite
 from leadgate.contacts.repository import ContactFilters
@@ -24,6 +23,7 @@ from leadgate.contacts.schemas import (
     LeadConvert,
     LeadConverted,
 )
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.leads.auth import LeadsRead, LeadsWrite
 from leadgate.openapi import request_body

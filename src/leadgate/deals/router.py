@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.auth.dependencies import Session
 from leadgate.contacts.csv_format import stream_records, text
+from leadgate.db import Session
 from leadgate.deals import service
 from leadgate.deals.auth import DealsRead, DealsWrite
 from leadgate.deals.repository import DealFilters, DealRepository

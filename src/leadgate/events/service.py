@@ -30,6 +30,14 @@ def collecting() -> Iterator[list[str]]:
         _collected.reset(token)
 
 
+def new_event(event_type: str, data_json: str) -> dict[str, Any]:
+    """An event row for a repository that writes it with the change itself (`LeadWriter`), its
+    `data` already JSON text."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type}")
+    return {"id": new_id("evt"), "type": event_type, "data": data_json, "created_at": utcnow()}
+
+
 async def emit(session: AsyncSession, tenant_id: str, event_type: str, data: dict[str, Any]) -> str:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type}")

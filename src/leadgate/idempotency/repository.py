@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,17 @@ import sqlalchemy as sa
 from leadgate.db import TenantScopedRepository
 from leadgate.models import IdempotencyRecord
 from leadgate.sql import insert_ignoring_conflicts
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The response a claimed `Idempotency-Key` records, for a repository that writes it in the
+    same statement as the work it answers (`leads.repository.LeadWriter`)."""
+
+    record_id: str
+    status: int
+    body: str
+    at: datetime
 
 
 class IdempotencyRepository(TenantScopedRepository):

@@ -3,13 +3,14 @@
 The order of a keyed write, and why:
 
 1. authenticate (the tenant scopes the key);
-2. end the request session's read-only transaction, then claim the key in a short transaction
-   of its own, committed before any work: a concurrent request with the same key sees the claim
+2. claim the key in a short transaction of its own (on PostgreSQL one autocommitted
+   statement), committed before any work: a concurrent request with the same key sees the claim
    (409 `idempotency_key_in_use`) or the finished record (a replay). Holding the request
    session's connection while opening another would deadlock SQLite's one-connection pool;
 3. the handler does the work in the request session;
 4. a 2xx response is written to the record in the same transaction as the work, so the work and
-   its replayable answer commit together;
+   its replayable answer commit together (a write that is one statement, such as creating a
+   lead, records it in that statement: `idempotency.service.completion`);
 5. after the request session closes, a request that failed (or answered non-2xx) releases its
    claim, so the client may retry with the same key.
 """
@@ -27,9 +28,9 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.auth.dependencies import Session, authenticate_limited
+from leadgate.auth.dependencies import authenticated
 from leadgate.auth.principal import Principal
-from leadgate.db import Database
+from leadgate.db import Database, Session
 from leadgate.idempotency import service
 from leadgate.settings import Settings
 
@@ -59,6 +60,9 @@ class _KeyedRequest:
     async def record(self, response: Response) -> None:
         body = getattr(response, "body", None)
         if self.record_id is None or self.session is None or not isinstance(body, bytes):
+            return
+        if self.session.info.get(service.RECORDED):  # the work's own statement recorded it
+            self.completed = True
             return
         if 200 <= response.status_code < 300:
             await service.complete(
@@ -91,7 +95,7 @@ def request_target(request: Request) -> str:
 
 async def claim_idempotency_key(
     request: Request,
-    principal: Annotated[Principal, Depends(authenticate_limited)],
+    principal: Annotated[Principal, Depends(authenticated)],
     session: Session,
 ) -> None:
     raw = request.headers.get(service.HEADER)
@@ -104,11 +108,12 @@ async def claim_idempotency_key(
     fingerprint = service.fingerprint(
         principal.api_key_id, request.method, request_target(request), await request.body()
     )
-    # So far the request session has only read the API key; ending that transaction hands
-    # its connection back before the claim takes one (SQLite's pool holds exactly one).
-    await session.commit()
+    # The claim commits before the work, on a connection of its own: the request session must
+    # not hold one meanwhile (SQLite's pool holds exactly one).
+    if session.in_transaction():
+        await session.commit()
     settings: Settings = request.app.state.settings
-    async with state.database.sessionmaker() as claim_session, claim_session.begin():
+    async with state.database.reader() as claim_session, claim_session.begin():
         outcome = await service.claim_key(
             claim_session,
             principal.tenant_id,
@@ -124,6 +129,7 @@ async def claim_idempotency_key(
     state.tenant_id = principal.tenant_id
     state.record_id = outcome.record_id
     state.session = session
+    session.info[service.OPEN_CLAIM] = (principal.tenant_id, outcome.record_id)
 
 
 class IdempotentRoute(APIRoute):

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.errors import ApiError, InvalidRequest
-from leadgate.idempotency.repository import IdempotencyRepository
+from leadgate.idempotency.repository import Completion, IdempotencyRepository
 from leadgate.ids import new_id
 from leadgate.models import utcnow
 
@@ -130,6 +130,27 @@ async def claim_key(
         f"A request with this {HEADER} is still being processed; retry shortly.",
         headers={"Retry-After": "1"},
     )
+
+
+# session.info: the request's claimed key (tenant, record id), and whether its response was
+# already recorded by the work's own statement.
+OPEN_CLAIM = "leadgate.idempotency.claim"
+RECORDED = "leadgate.idempotency.recorded"
+
+
+def completion(session: AsyncSession, status: int, body: str) -> Completion | None:
+    """The record to complete with this response, when the request claimed an
+    `Idempotency-Key`: a repository that writes in one statement records it there."""
+    claim: tuple[str, str] | None = session.info.get(OPEN_CLAIM)
+    if claim is None:
+        return None
+    return Completion(claim[1], status, body, utcnow())
+
+
+def completed(session: AsyncSession, done: Completion | None) -> None:
+    """The work's statement recorded the response (IdempotentRoute need not)."""
+    if done is not None:
+        session.info[RECORDED] = True
 
 
 async def complete(

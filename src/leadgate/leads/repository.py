@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from leadgate.db import TenantScopedRepository
+from leadgate.db import DATABASE, TenantScopedRepository, driver_connection
+from leadgate.idempotency.repository import Completion
 from leadgate.models import Event, IdempotencyRecord, Lead, LeadTag
-from leadgate.sql import CompiledStatement, InsertIgnoringConflicts, insert_ignoring_conflicts
+from leadgate.sql import CompiledStatement, InsertIgnoringConflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +47,6 @@ def _like_pattern(text: str) -> str:
 
 
 class LeadRepository(TenantScopedRepository):
-    async def insert_claiming(self, values: dict[str, Any]) -> bool:
-        """Inserts a lead unless a live lead already claims its email or name.
-
-        The partial unique indexes decide, so concurrent identical submissions create one lead;
-        False means a duplicate holds the claim.
-        """
-        statement = (
-            insert_ignoring_conflicts(Lead)
-            .values(**values, tenant_id=self.tenant_id)
-            .returning(Lead.id)
-        )
-        return (await self.session.execute(statement)).first() is not None
-
-    async def insert(self, values: dict[str, Any]) -> None:
-        await self.session.execute(sa.insert(Lead).values(**values, tenant_id=self.tenant_id))
-
     async def find_claim_holder(
         self, email_key: str | None, name_key: str, *, excluding: str | None = None
     ) -> tuple[str, str] | None:
@@ -150,18 +133,13 @@ class LeadRepository(TenantScopedRepository):
         )
         return int(result.rowcount or 0)
 
-    async def count(self) -> int:
-        statement = sa.select(sa.func.count()).select_from(Lead).where(self._tenant_filter(Lead))
-        return int((await self.session.execute(statement)).scalar_one())
 
+# --- creating a lead in one round trip ----------------------------------------------------
 
-# --- the intake fast path's writes (issue 8) -------------------------------------------------
-
-IntakeOutcome = Literal["created", "duplicate", "key_taken"]
 LEADS = cast(sa.Table, Lead.__table__)
 EVENTS = cast(sa.Table, Event.__table__)
+LEAD_TAGS = cast(sa.Table, LeadTag.__table__)
 IDEMPOTENCY_RECORDS = cast(sa.Table, IdempotencyRecord.__table__)
-StatementObserver = Callable[[str], None]
 
 
 def _bound_row(table: sa.Table, prefix: str) -> dict[str, Any]:
@@ -182,8 +160,8 @@ def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _column_defaults(table: sa.Table) -> dict[str, Any]:
-    """Each column's scalar default, else NULL: what a row the intake statements write holds
-    where the caller gives no value (they name every column, leaving nothing to execution-time
+    """Each column's scalar default, else NULL: what a row these statements write holds where
+    the caller gives no value (they name every column, leaving nothing to execution-time
     defaults)."""
     return {
         column.name: (
@@ -195,256 +173,162 @@ def _column_defaults(table: sa.Table) -> dict[str, Any]:
     }
 
 
-_DEFAULTS = {table.name: _column_defaults(table) for table in (LEADS, EVENTS, IDEMPOTENCY_RECORDS)}
+_DEFAULTS = {table.name: _column_defaults(table) for table in (LEADS, EVENTS)}
 
 
 def _complete_row(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
     return {**_DEFAULTS[table.name], **values}
 
 
-@dataclass(frozen=True, slots=True)
-class _IntakeStatements:
-    """The intake's statements for one dialect, compiled once per process."""
+_COMPLETE = (
+    sa.update(IDEMPOTENCY_RECORDS)
+    .where(
+        IDEMPOTENCY_RECORDS.c.id == sa.bindparam("record_id"),
+        IDEMPOTENCY_RECORDS.c.tenant_id == sa.bindparam("record_tenant_id"),
+    )
+    .values(
+        response_status=sa.bindparam("response_status", type_=sa.Integer()),
+        response_body=sa.bindparam("response_body", type_=sa.Text()),
+        completed_at=sa.bindparam("completed_at", type_=IDEMPOTENCY_RECORDS.c.completed_at.type),
+    )
+)
 
-    create: CompiledStatement  # PostgreSQL: lead + event in one statement
-    create_keyed: CompiledStatement  # PostgreSQL: lead + event + the key's recorded response
-    claim: CompiledStatement
-    release: CompiledStatement
-    lead: CompiledStatement  # SQLite: the statements of one transaction
-    event: CompiledStatement
 
-    @classmethod
-    def compile(cls, dialect: Dialect) -> _IntakeStatements:
-        leads, events, keys = LEADS, EVENTS, IDEMPOTENCY_RECORDS
-        lead_insert = InsertIgnoringConflicts(leads).values(_bound_row(leads, "lead_"))
-        new_lead = lead_insert.returning(leads.c.id).cte("new_lead")
-        event_insert = sa.insert(events).from_select(
-            [c.name for c in events.columns],
-            sa.select(*_event_row("event_", dialect).values()).select_from(new_lead),
+@functools.cache
+def _postgresql_statement(dialect: Dialect, tagged: bool, keyed: bool) -> CompiledStatement:
+    """PostgreSQL: one statement. The lead is `INSERT … ON CONFLICT DO NOTHING` in a CTE, and
+    the event, the tag links and the key's recorded response are written from its RETURNING, so
+    a duplicate writes none of them. Compiled once per shape."""
+    lead_insert = InsertIgnoringConflicts(LEADS).values(_bound_row(LEADS, "lead_"))
+    new_lead = lead_insert.returning(LEADS.c.id).cte("new_lead")
+    event_insert = sa.insert(EVENTS).from_select(
+        [c.name for c in EVENTS.columns],
+        sa.select(*_event_row("event_", dialect).values()).select_from(new_lead),
+    )
+    statement = sa.select(sa.func.count()).select_from(new_lead)
+    statement = statement.add_cte(event_insert.cte("new_event"))
+    if tagged:
+        tag = (
+            sa.func.unnest(sa.bindparam("tag_ids", type_=postgresql.ARRAY(sa.String())))
+            .table_valued("tag_id")
+            .render_derived()
         )
-        created = sa.select(sa.func.count()).select_from(new_lead)
-        create = created.add_cte(event_insert.cte("new_event"))
-        key_match = (keys.c.id == sa.bindparam("key_id")) & (
-            keys.c.tenant_id == sa.bindparam("tenant_id")
-        )
-        record = (
-            sa.update(keys)
-            .where(key_match, sa.exists(sa.select(1).select_from(new_lead)))
-            .values(
-                response_status=sa.bindparam("response_status", type_=keys.c.response_status.type),
-                response_body=sa.bindparam("response_body", type_=keys.c.response_body.type),
-                completed_at=sa.bindparam("completed_at", type_=keys.c.completed_at.type),
-            )
-        )
-        create_keyed = create.add_cte(record.cte("recorded"))
-        return cls(
-            create=CompiledStatement.of(create, dialect),
-            create_keyed=CompiledStatement.of(create_keyed, dialect),
-            claim=CompiledStatement.of(
-                InsertIgnoringConflicts(keys).values(_bound_row(keys, "")), dialect
+        links = sa.insert(LEAD_TAGS).from_select(
+            ["tenant_id", "lead_id", "tag_id"],
+            sa.select(sa.bindparam("lead_tenant_id"), new_lead.c.id, tag.c.tag_id).select_from(
+                new_lead.join(tag, sa.true())
             ),
-            release=CompiledStatement.of(sa.delete(keys).where(key_match), dialect),
-            lead=CompiledStatement.of(lead_insert, dialect),
-            event=CompiledStatement.of(sa.insert(events).values(_event_row("", dialect)), dialect),
         )
+        statement = statement.add_cte(links.cte("new_links"))
+    if keyed:
+        recorded = _COMPLETE.where(sa.exists(sa.select(1).select_from(new_lead)))
+        statement = statement.add_cte(recorded.cte("recorded"))
+    return CompiledStatement.of(statement, dialect)
 
 
-class IntakeWriter:
-    """Writes a new lead and its `lead.created` event in one round trip, on the driver's own
-    connection (asyncpg or sqlite3), with statements compiled once.
+@functools.cache
+def _sqlite_statements(dialect: Dialect) -> tuple[CompiledStatement, ...]:
+    """SQLite (no writes in CTEs): lead, event, tag link and recorded response, run in one
+    transaction in one call on the driver's thread. Compiled once."""
+    return (
+        CompiledStatement.of(InsertIgnoringConflicts(LEADS).values(_bound_row(LEADS, "")), dialect),
+        CompiledStatement.of(sa.insert(EVENTS).values(_event_row("", dialect)), dialect),
+        CompiledStatement.of(sa.insert(LEAD_TAGS).values(_bound_row(LEAD_TAGS, "")), dialect),
+        CompiledStatement.of(_COMPLETE, dialect),
+    )
 
-    Connections: on PostgreSQL a pool of asyncpg connections of its own (`db_pool_size` at most),
-    since checking a driver connection out of SQLAlchemy's pool and back cost more than the
-    statement; its connections are never reset on release because these statements leave no
-    session state (no transaction, SET, LISTEN or lock survives one). On SQLite, the engine's one
-    connection: a second writer connection would only wait on SQLite's file lock.
 
-    PostgreSQL: one statement, autocommitted — `INSERT … ON CONFLICT DO NOTHING` in a CTE, the
-    event inserted from its RETURNING, so a duplicate writes neither. With an Idempotency-Key, the
-    key is claimed first (its own statement, committed, as the slow path does), and the lead
-    statement also records the response on the claim. SQLite: the same statements in one
-    `BEGIN IMMEDIATE` transaction, run in one call on the driver's thread.
-
-    Every statement is tenant-scoped by the `tenant_id` this writer stamps on its rows.
-    """
-
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        pool_size: int = 10,
-        connect_timeout: float = 5.0,
-        command_timeout: float = 30.0,
-    ) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self.statements = _IntakeStatements.compile(engine.dialect)
-        self.observers: list[StatementObserver] = []  # tests count statements here
-        self.pool_size = pool_size
-        self.timeouts = {"timeout": connect_timeout, "command_timeout": command_timeout}
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    async def _asyncpg_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    url = self.engine.url.set(drivername="postgresql")
-                    self._pool = await asyncpg.create_pool(
-                        url.render_as_string(hide_password=False),
-                        min_size=1,
-                        max_size=self.pool_size,
-                        reset=_keep_session,
-                        **self.timeouts,  # the engine's bounds (settings.db_*_timeout_seconds)
-                    )
-        return self._pool
+class LeadWriter(TenantScopedRepository):
+    """Writes a new lead with its `lead.created` event, its tag links and (with an
+    `Idempotency-Key`) its recorded response, in one database round trip, with statements
+    compiled once (`sql.CompiledStatement`) and run on the driver's connection
+    (`db.driver_connection`): inside the request's transaction when it has one (tags it had to
+    create), else as a statement that commits by itself. Every row carries this repository's
+    tenant."""
 
     async def create(
         self,
-        tenant_id: str,
         lead: dict[str, Any],
         event: dict[str, Any],
-        claim: dict[str, Any] | None = None,
-    ) -> IntakeOutcome:
-        """`created`; `duplicate` (a live lead holds the email or name: nothing written); or
-        `key_taken` (the Idempotency-Key has a record: nothing written). The event's `data` is
-        JSON text."""
-        lead_row = _complete_row(LEADS, {**lead, "tenant_id": tenant_id})
-        event_row = _complete_row(EVENTS, {**event, "tenant_id": tenant_id})
-        claim_row = None
-        if claim is not None:
-            claim_row = _complete_row(IDEMPOTENCY_RECORDS, {**claim, "tenant_id": tenant_id})
-        if self.dialect == "postgresql":
-            pool = await self._asyncpg_pool()
-            for attempt in (1, 2):
-                async with pool.acquire() as driver:
-                    try:
-                        return await self._postgresql(driver, lead_row, event_row, claim_row)
-                    except asyncpg.InternalClientError:
-                        # Pooled connections the server dropped while idle (it restarted) can
-                        # refuse a statement before sending it: nothing ran. The pool's other
-                        # connections are as old, so all are replaced, and once more.
-                        _terminate(driver)
-                        await pool.expire_connections()
-                        if attempt == 2:
-                            raise
-                    except BaseException:
-                        # A lost connection or a cancelled statement: the pool opens a new one.
-                        _terminate(driver)
-                        raise
-            raise AssertionError("unreachable")  # pragma: no cover - each attempt returns or raises
-        async with self.engine.connect() as connection:
-            try:
-                driver = (await connection.get_raw_connection()).driver_connection
-                return await self._sqlite(driver, lead_row, event_row, claim_row)
-            except BaseException:
-                await _invalidate(connection)
-                raise
-
-    async def _postgresql(
-        self,
-        driver: Any,
-        lead_row: dict[str, Any],
-        event_row: dict[str, Any],
-        claim_row: dict[str, Any] | None,
-    ) -> IntakeOutcome:
-        statements = self.statements
-        values = {**_prefixed("lead_", lead_row), **_prefixed("event_", event_row)}
-        if claim_row is None:
-            created = await self._run(driver, statements.create, values)
-            return "created" if created else "duplicate"
-        pending = {**claim_row, "response_status": None, "response_body": None}
-        pending["completed_at"] = None
-        if await self._run(driver, statements.claim, pending, returns=False) == "INSERT 0 0":
-            return "key_taken"
-        recorded = {
-            "key_id": claim_row["id"],
-            "tenant_id": claim_row["tenant_id"],
-            "response_status": claim_row["response_status"],
-            "response_body": claim_row["response_body"],
-            "completed_at": claim_row["completed_at"],
-        }
-        if await self._run(driver, statements.create_keyed, {**values, **recorded}):
-            return "created"
-        # A duplicate: the claim is released, so the slow path may claim the key for its 409.
-        release = {"key_id": claim_row["id"], "tenant_id": claim_row["tenant_id"]}
-        await self._run(driver, statements.release, release, returns=False)
-        return "duplicate"
-
-    async def _run(
-        self,
-        driver: Any,
-        statement: CompiledStatement,
-        values: dict[str, Any],
-        returns: bool = True,
-    ) -> Any:
-        for observe in self.observers:
-            observe(statement.sql)
-        arguments = statement.arguments(values)
-        if returns:
-            return await driver.fetchval(statement.sql, *arguments)
-        return await driver.execute(statement.sql, *arguments)
-
-    async def _sqlite(
-        self,
-        driver: Any,
-        lead_row: dict[str, Any],
-        event_row: dict[str, Any],
-        claim_row: dict[str, Any] | None,
-    ) -> IntakeOutcome:
-        claims = [] if claim_row is None else [(self.statements.claim, claim_row)]
-        steps = [
-            *claims,
-            (self.statements.lead, _prefixed("lead_", lead_row)),
-            (self.statements.event, event_row),
-        ]
-        batch = [(s.sql, s.arguments(values)) for s, values in steps]
-        for statement, _ in batch:
-            for observe in self.observers:
-                observe(statement)
-        # aiosqlite runs each call on its own thread; one call for the whole transaction
-        # saves a thread hand-off per statement (the private `_execute` is that call).
-        keyed = claim_row is not None
-        outcome: IntakeOutcome = await driver._execute(
-            _sqlite_transaction, driver._conn, batch, keyed
-        )
-        return outcome
+        tag_ids: Sequence[str] = (),
+        completion: Completion | None = None,
+    ) -> bool:
+        """True: written. False: a live lead holds the email or name, and nothing was written.
+        The event's `data` is JSON text."""
+        lead_row = _complete_row(LEADS, {**lead, "tenant_id": self.tenant_id})
+        event_row = _complete_row(EVENTS, {**event, "tenant_id": self.tenant_id})
+        completed = None
+        if completion is not None:
+            completed = {
+                "record_id": completion.record_id,
+                "record_tenant_id": self.tenant_id,
+                "response_status": completion.status,
+                "response_body": completion.body,
+                "completed_at": completion.at,
+            }
+        database: Any = self.session.info.get(DATABASE)
+        observe = database.observe if database is not None else _ignore
+        async with driver_connection(self.session) as (driver, in_transaction):
+            dialect = self.session.get_bind().dialect
+            if dialect.name == "postgresql":
+                statement = _postgresql_statement(dialect, bool(tag_ids), completed is not None)
+                values = {**_prefixed("lead_", lead_row), **_prefixed("event_", event_row)}
+                if tag_ids:
+                    values["tag_ids"] = list(tag_ids)
+                observe(statement.sql)
+                return bool(
+                    await driver.fetchval(
+                        statement.sql, *statement.arguments(values | (completed or {}))
+                    )
+                )
+            lead_sql, event_sql, link_sql, complete_sql = _sqlite_statements(dialect)
+            steps: list[tuple[str, list[Sequence[Any]]]] = [
+                (lead_sql.sql, [lead_sql.arguments(lead_row)]),
+                (event_sql.sql, [event_sql.arguments(event_row)]),
+            ]
+            if tag_ids:
+                links = [
+                    link_sql.arguments(
+                        {"tenant_id": self.tenant_id, "lead_id": lead_row["id"], "tag_id": tag_id}
+                    )
+                    for tag_id in tag_ids
+                ]
+                steps.append((link_sql.sql, links))
+            if completed is not None:
+                steps.append((complete_sql.sql, [complete_sql.arguments(completed)]))
+            for sql, _ in steps:
+                observe(sql)
+            # aiosqlite runs each call on its own thread; one call for the whole write saves a
+            # thread hand-off per statement (the private `_execute` is that call).
+            written: bool = await driver._execute(
+                _sqlite_write, driver._conn, steps, not in_transaction
+            )
+            return written
 
 
-def _sqlite_transaction(
-    connection: sqlite3.Connection, batch: list[tuple[str, Sequence[Any]]], keyed: bool
-) -> IntakeOutcome:
-    """Runs on aiosqlite's thread: claim (if any), lead, event; all or nothing."""
-    connection.execute("BEGIN IMMEDIATE")
+def _ignore(_statement: str) -> None:
+    return None
+
+
+def _sqlite_write(
+    connection: sqlite3.Connection, steps: list[tuple[str, list[Sequence[Any]]]], own: bool
+) -> bool:
+    """Runs on aiosqlite's thread: the lead first; when it is a duplicate (no row), nothing
+    else. `own`: in a transaction of its own (else inside the request's)."""
+    if own:
+        connection.execute("BEGIN IMMEDIATE")
     try:
-        for index, (sql, arguments) in enumerate(batch):
-            if connection.execute(sql, arguments).rowcount == 0:
+        (lead_sql, lead_arguments), *rest = steps
+        if connection.execute(lead_sql, lead_arguments[0]).rowcount == 0:
+            if own:
                 connection.execute("ROLLBACK")
-                # The first statement of a keyed batch is the claim; the lead is next.
-                return "key_taken" if keyed and index == 0 else "duplicate"
-        connection.execute("COMMIT")
+            return False
+        for sql, rows in rest:
+            connection.executemany(sql, rows)
+        if own:
+            connection.execute("COMMIT")
     except BaseException:
-        if connection.in_transaction:
+        if own and connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-    return "created"
-
-
-def _terminate(connection: asyncpg.Connection) -> None:
-    # A connection the server closed may already be back with the pool, which replaces it.
-    with contextlib.suppress(asyncpg.InterfaceError):
-        connection.terminate()
-
-
-async def _keep_session(_connection: asyncpg.Connection) -> None:
-    """asyncpg resets a connection on release with a round trip; nothing here needs it."""
-
-
-async def _invalidate(connection: AsyncConnection) -> None:
-    # Already broken: the error that got us here is the one to report.
-    with contextlib.suppress(Exception):
-        await connection.invalidate()
+    return True

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.responses import Response
 
-from leadgate.auth.dependencies import Session
 from leadgate.auth.principal import Principal
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.leads import csv_format, service
 from leadgate.leads.auth import LeadsRead, LeadsWrite
@@ -90,7 +90,8 @@ async def create_lead(
     if result.outcome == "merged":
         merged = LeadMerged(**result.lead.model_dump(), merged_fields=result.merged_fields)
         return _json(merged, 200)
-    return result.lead
+    # The body recorded with the lead (and its Idempotency-Key), sent as it is.
+    return Response(content=result.body, status_code=201, media_type="application/json")
 
 
 router.add_api_route(

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.auth.principal import Principal
+from leadgate.db import reading
 from leadgate.errors import (
     ApiError,
     Conflict,
@@ -24,10 +25,11 @@ from leadgate.errors import (
     NotFound,
     validation_details,
 )
-from leadgate.events.service import emit
+from leadgate.events.service import emit, new_event
+from leadgate.idempotency import service as idempotency
 from leadgate.ids import new_id
 from leadgate.leads.normalize import email_key, name_key
-from leadgate.leads.repository import LeadFilters, LeadRepository, Position
+from leadgate.leads.repository import LeadFilters, LeadRepository, LeadWriter, Position
 from leadgate.leads.schemas import (
     BatchItem,
     BatchItemError,
@@ -85,6 +87,7 @@ class WriteResult:
     outcome: Literal["created", "merged"]
     lead: LeadOut
     merged_fields: list[str] = field(default_factory=list)
+    body: str = ""  # a created lead's response, as recorded with it (JSON)
 
 
 # --- create ----------------------------------------------------------------------------------
@@ -99,18 +102,38 @@ async def create_lead(
     policy: Policy | None = None,
     created_by: dict[str, Any] | None = None,
 ) -> WriteResult:
+    """Creates the lead, or applies the duplicate policy. The common write (lead, `lead.created`
+    event, tag links, and the response an `Idempotency-Key` records) is one round trip
+    (`LeadWriter`); the duplicate is found by that same statement writing nothing."""
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, _ = await _resolve_tags(session, principal, data, create=True)
     values = new_lead_values(principal, data, team_id, request_source, created_by)
-    repository = LeadRepository(session, principal.tenant_id)
-    holder = await _insert_with_policy(repository, policy, values)
-    if holder is not None:
-        return await _merge_into(session, principal, holder, values, tags)
-    await TagRepository(session, principal.tenant_id).link(values["id"], [t.id for t in tags])
     lead = lead_out(values, tags)
-    await emit(session, principal.tenant_id, "lead.created", lead_event_data(lead))
-    return WriteResult("created", lead)
+    body = lead.model_dump_json()
+    completion = idempotency.completion(session, 201, body)
+    writer = LeadWriter(session, principal.tenant_id)
+    tag_ids = [tag.id for tag in tags]
+    # Two tries: a claim holder can be deleted between our failed insert and the lookup.
+    for _ in range(2):
+        event = new_event("lead.created", body)
+        if await writer.create({**values, "claims_duplicates": True}, event, tag_ids, completion):
+            idempotency.completed(session, completion)
+            return WriteResult("created", lead, body=body)
+        if policy == "allow":
+            event = new_event("lead.created", body)
+            await writer.create({**values, "claims_duplicates": False}, event, tag_ids, completion)
+            idempotency.completed(session, completion)
+            return WriteResult("created", lead, body=body)
+        async with reading(session) as reader:
+            holder = await LeadRepository(reader, principal.tenant_id).find_claim_holder(
+                values["email_key"], values["name_key"]
+            )
+        if holder is not None:
+            if policy == "merge":
+                return await _merge_into(session, principal, holder, values, tags)
+            raise duplicate_error(*holder)
+    raise DuplicateLead("A lead with the same email or name was just created.")  # pragma: no cover
 
 
 def _tenant_policy(principal: Principal) -> Policy:
@@ -153,25 +176,6 @@ def duplicate_error(existing_id: str, matched_on: str) -> DuplicateLead:
         ],
         extra={"existingLeadId": existing_id, "matchedOn": matched_on},
     )
-
-
-async def _insert_with_policy(
-    repository: LeadRepository, policy: Policy, values: dict[str, Any]
-) -> tuple[str, str] | None:
-    """Inserts the lead; under `merge`, returns the duplicate it should be merged into."""
-    # Two tries: a claim holder can be deleted between our failed insert and the lookup.
-    for _ in range(2):
-        if await repository.insert_claiming({**values, "claims_duplicates": True}):
-            return None
-        if policy == "allow":
-            await repository.insert({**values, "claims_duplicates": False})
-            return None
-        holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
-        if holder is not None:
-            if policy == "merge":
-                return holder
-            raise duplicate_error(*holder)
-    raise DuplicateLead("A lead with the same email or name was just created.")  # pragma: no cover
 
 
 def _fills(lead: Lead, values: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +307,9 @@ async def _resolve_team(
 async def _check_team(session: AsyncSession, principal: Principal, team_id: str) -> None:
     if not principal.can_use_team(team_id):
         raise Forbidden(f"This API key has no access to team {team_id}.")
-    if team_id not in await TeamRepository(session, principal.tenant_id).existing_ids([team_id]):
+    async with reading(session) as reader:
+        known = await TeamRepository(reader, principal.tenant_id).existing_ids([team_id])
+    if team_id not in known:
         raise InvalidRequest(
             "Unknown team.",
             details=[{"field": "teamId", "message": f"no team {team_id}", "type": "not_found"}],
@@ -317,9 +323,16 @@ async def _resolve_tags(
 
     Returns the tags, and the names that had to be (or, without `create`, would be) created.
     """
-    repository = TagRepository(session, principal.tenant_id)
     wanted_ids = data.wanted_tag_ids()
-    by_id = await repository.by_ids(wanted_ids)
+    names = {" ".join(n.split()).casefold(): " ".join(n.split()) for n in data.tags or []}
+    found: list[Tag] = []
+    if wanted_ids or names:  # one read for both
+        async with reading(session) as reader:
+            found = await TagRepository(reader, principal.tenant_id).matching(
+                wanted_ids, list(names)
+            )
+    by_id = [tag for tag in found if tag.id in wanted_ids]
+    by_name = [tag for tag in found if tag.name_key in names]
     missing = [tag_id for tag_id in wanted_ids if tag_id not in {t.id for t in by_id}]
     if missing:
         field_name = "tagId" if data.tag_id in missing else "tagIds"
@@ -330,8 +343,6 @@ async def _resolve_tags(
                 for t in missing
             ],
         )
-    names = {" ".join(n.split()).casefold(): " ".join(n.split()) for n in data.tags or []}
-    by_name = await repository.by_name_keys(list(names))
     to_create = [key for key in names if key not in {t.name_key for t in by_name}]
     if to_create:
         if "tags:write" not in principal.scopes:
@@ -339,7 +350,8 @@ async def _resolve_tags(
                 "Creating tags needs the 'tags:write' scope; use existing tag names or ids.",
                 extra={"requiredScope": "tags:write"},
             )
-        if create:
+        if create:  # the unit of work: the new tags commit (or not) with the lead
+            repository = TagRepository(session, principal.tenant_id)
             await repository.insert_missing([(new_id("tag"), names[k], k) for k in to_create])
             by_name = await repository.by_name_keys(list(names))
     unique = {tag.id: tag for tag in [*by_id, *by_name]}

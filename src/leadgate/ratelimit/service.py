@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
-from starlette.requests import Request
 
 from leadgate.auth.principal import Principal
 from leadgate.errors import QuotaExceeded, RateLimited, ServiceUnavailable
@@ -31,7 +30,6 @@ from leadgate.settings import Settings
 log = structlog.get_logger("leadgate.ratelimit")
 
 Raw = tuple[int, int, int]
-ADMITTED = "rate_limit_admitted"  # request state: the key id a request was already admitted for
 QuotaSeed = Callable[[], Awaitable[int]]
 
 
@@ -247,22 +245,3 @@ class RateLimiter:
             )
         if strict:
             UNCHECKED_REQUESTS.inc()
-
-
-async def enforce(
-    request: Request, principal: Principal, limiter: RateLimiter, quota_seed: QuotaSeed
-) -> None:
-    """Admits the request or raises its 429; the decision goes to the request's state, where the
-    middleware turns it into headers (on every response, errors included).
-
-    A request the intake fast path already admitted for this key (and then handed on, e.g. for a
-    duplicate's 409) is not counted twice."""
-    state = request.scope.setdefault("state", {})
-    if state.get(ADMITTED) == principal.api_key_id:
-        return
-    decision = await limiter.admit(principal, quota_seed)
-    if decision is None:
-        return
-    state["rate_limit"] = decision
-    request.app.state.usage_alerts.observe(principal, decision)
-    limiter.refuse(decision)

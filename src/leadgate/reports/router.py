@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.leads.csv_format import render
 from leadgate.reports import service
 from leadgate.reports.auth import ReportsRead

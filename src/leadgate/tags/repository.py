@@ -26,6 +26,14 @@ class TagRepository(TenantScopedRepository):
         result = await self.session.execute(self._scoped(Tag).where(Tag.name_key.in_(name_keys)))
         return list(result.scalars().all())
 
+    async def matching(self, tag_ids: Sequence[str], name_keys: Sequence[str]) -> list[Tag]:
+        """Tags by id or by name key, in one query."""
+        if not tag_ids and not name_keys:
+            return []
+        match = sa.or_(Tag.id.in_(tag_ids), Tag.name_key.in_(name_keys))
+        result = await self.session.execute(self._scoped(Tag).where(match))
+        return list(result.scalars().all())
+
     async def insert_missing(self, tags: Sequence[tuple[str, str, str]]) -> None:
         """Inserts `(id, name, name_key)` rows; a name another request just created is kept."""
         if not tags:

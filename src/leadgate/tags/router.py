@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
 from leadgate.openapi import request_body
 from leadgate.payload import read_body

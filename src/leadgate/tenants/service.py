@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.cache import invalidate_on_commit
+from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.api_keys.service import IssuedKey, issue_api_key
@@ -61,7 +62,7 @@ async def provision_tenant(
     created_by: dict[str, str] | None = None,
 ) -> ProvisionedTenant:
     tenant = await create_tenant(session, slug=slug, name=name, plan=plan)
-    actor = created_by or {"type": "system", "id": "cli", "name": "leadgate CLI"}
+    actor = created_by or OPERATOR.actor
     first_key = await issue_api_key(
         session,
         settings,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from leadgate.auth.dependencies import Session
+from leadgate.db import Session
 from leadgate.responses import ERROR_RESPONSES
 from leadgate.usage import service
 from leadgate.usage.auth import UsageRead

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from leadgate.auth.dependencies import Session, get_settings
+from leadgate.db import Session
 from leadgate.events.catalogue import CATALOGUE
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
 from leadgate.responses import ERROR_RESPONSES
+from leadgate.web import get_settings
 from leadgate.webhooks import service
 from leadgate.webhooks.auth import WebhooksRead, WebhooksWrite
 from leadgate.webhooks.delivery import new_client
