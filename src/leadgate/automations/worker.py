@@ -58,8 +58,11 @@ class AutomationWorker:
                         self.stopping.wait(), self.settings.automations_poll_seconds
                     )
 
-    async def shutdown(self, task: asyncio.Task[None]) -> None:
+    def stop(self) -> None:
         self.stopping.set()
+
+    async def shutdown(self, task: asyncio.Task[None]) -> None:
+        self.stop()
         try:
             await asyncio.wait_for(task, 30)
         except TimeoutError:
