@@ -29,8 +29,19 @@ from typing import IO, Any
 import httpx
 from pydantic.alias_generators import to_camel
 
+from leadgate.activities.schemas import ActivityOut, Timeline
 from leadgate.api_keys.schemas import ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeySelf
 from leadgate.audit.schemas import AuditEventList, AuditEventOut
+from leadgate.automations.schemas import AutomationOut, RunOut, RunPage
+from leadgate.contacts.schemas import ContactOut, ContactPage, LeadConverted
+from leadgate.deals.schemas import (
+    DealHistory,
+    DealOut,
+    DealPage,
+    PipelineList,
+    PipelineOut,
+    StageChangeOut,
+)
 from leadgate.leads.schemas import (
     BatchResult,
     LeadDeleted,
@@ -57,7 +68,9 @@ from leadgate.webhooks.schemas import (
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
 # The routes whose writes the server keeps under their Idempotency-Key and replays.
-REPLAYED_PREFIXES = ("/leads", "/tags")
+REPLAYED_PREFIXES = (
+    "/leads", "/tags", "/contacts", "/pipelines", "/deals", "/activities", "/automations",
+)  # fmt: skip
 # Errors raised before a connection existed: the request never reached the server.
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 
@@ -471,6 +484,140 @@ class Client:
     def delete_tag(self, tag_id: str, *, idempotency_key: str | None = None) -> TagDeleted:
         response = self.request("DELETE", f"/tags/{tag_id}", idempotency_key=idempotency_key)
         return TagDeleted.model_validate(response.json())
+
+    # --- contacts, deals, activities, automations, reports ------------------------------------
+
+    def create_contact(
+        self,
+        contact: Mapping[str, Any] | None = None,
+        *,
+        on_duplicate: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> ContactOut:
+        response = self.request(
+            "POST",
+            "/contacts",
+            json=_camel({**(contact or {}), **fields}),
+            params=_params(on_duplicate=on_duplicate),
+            idempotency_key=idempotency_key,
+        )
+        return ContactOut.model_validate(response.json())
+
+    def get_contact(self, contact_id: str) -> ContactOut:
+        return ContactOut.model_validate(self.request("GET", f"/contacts/{contact_id}").json())
+
+    def list_contacts(
+        self, *, limit: int = 25, cursor: str | None = None, **filters: Any
+    ) -> ContactPage:
+        params = _params(limit=limit, cursor=cursor, **filters)
+        return ContactPage.model_validate(self.request("GET", "/contacts", params=params).json())
+
+    def update_contact(
+        self, contact_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> ContactOut:
+        response = self.request(
+            "PATCH", f"/contacts/{contact_id}", json=_camel(fields), idempotency_key=idempotency_key
+        )
+        return ContactOut.model_validate(response.json())
+
+    def delete_contact(self, contact_id: str, *, idempotency_key: str | None = None) -> None:
+        self.request("DELETE", f"/contacts/{contact_id}", idempotency_key=idempotency_key)
+
+    def convert_lead(
+        self,
+        lead_id: str,
+        *,
+        deal: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> LeadConverted:
+        """The lead becomes a contact (and a deal, from `deal`'s fields) in one transaction."""
+        body = _camel(fields)
+        if deal is not None:
+            body["deal"] = _camel(deal)
+        response = self.request(
+            "POST", f"/leads/{lead_id}/convert", json=body, idempotency_key=idempotency_key
+        )
+        return LeadConverted.model_validate(response.json())
+
+    def list_pipelines(self) -> list[PipelineOut]:
+        return PipelineList.model_validate(self.request("GET", "/pipelines").json()).data
+
+    def create_deal(
+        self,
+        deal: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> DealOut:
+        """`amount` in minor units (cents) of `currency`."""
+        response = self.request(
+            "POST", "/deals", json=_camel({**(deal or {}), **fields}),
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+        return DealOut.model_validate(response.json())
+
+    def get_deal(self, deal_id: str) -> DealOut:
+        return DealOut.model_validate(self.request("GET", f"/deals/{deal_id}").json())
+
+    def list_deals(self, *, limit: int = 25, cursor: str | None = None, **filters: Any) -> DealPage:
+        params = _params(limit=limit, cursor=cursor, **filters)
+        return DealPage.model_validate(self.request("GET", "/deals", params=params).json())
+
+    def update_deal(
+        self, deal_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> DealOut:
+        """`stage_id=` moves the deal (a won or lost stage closes it)."""
+        response = self.request(
+            "PATCH", f"/deals/{deal_id}", json=_camel(fields), idempotency_key=idempotency_key
+        )
+        return DealOut.model_validate(response.json())
+
+    def deal_history(self, deal_id: str) -> list[StageChangeOut]:
+        response = self.request("GET", f"/deals/{deal_id}/history")
+        return DealHistory.model_validate(response.json()).data
+
+    def create_activity(self, *, idempotency_key: str | None = None, **fields: Any) -> ActivityOut:
+        """`kind`, `record_type`, `record_id`, `subject`, and `body`, `due_at`, `done`."""
+        response = self.request(
+            "POST", "/activities", json=_camel(fields), idempotency_key=idempotency_key
+        )
+        return ActivityOut.model_validate(response.json())
+
+    def timeline(self, record_type: str, record_id: str) -> Timeline:
+        response = self.request("GET", f"/timeline/{record_type}/{record_id}")
+        return Timeline.model_validate(response.json())
+
+    def create_automation(
+        self, rule: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> AutomationOut:
+        """`rule` as the API takes it (camelCase): name, eventType, conditions, actions."""
+        response = self.request(
+            "POST", "/automations", json=dict(rule), idempotency_key=idempotency_key
+        )
+        return AutomationOut.model_validate(response.json())
+
+    def automation_runs(
+        self, automation_id: str, *, limit: int = 25, cursor: str | None = None
+    ) -> RunPage:
+        params = _params(limit=limit, cursor=cursor)
+        response = self.request("GET", f"/automations/{automation_id}/runs", params=params)
+        return RunPage.model_validate(response.json())
+
+    def trigger_automation(self, automation_id: str, record_type: str, record_id: str) -> RunOut:
+        response = self.request(
+            "POST",
+            f"/automations/{automation_id}/trigger",
+            json={"recordType": record_type, "recordId": record_id},
+        )
+        return RunOut.model_validate(response.json())
+
+    def report(self, name: str, **params: Any) -> dict[str, Any]:
+        """A report as JSON: `leads`, `funnel`, `pipeline`, `revenue` or `usage` (docs/crm.md);
+        `params` in snake_case (`group_by=`, `period=`, `pipeline_id=`)."""
+        response = self.request("GET", f"/reports/{name}", params=_params(**params))
+        return dict(response.json())
 
     # --- API keys -----------------------------------------------------------------------------
 
