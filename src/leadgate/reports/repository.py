@@ -18,16 +18,23 @@ LeadDimension = Literal["source", "status", "team"]
 
 
 class ReportRepository(TenantScopedRepository):
-    def _period(self, column: Any, period: Period) -> sa.ColumnElement[str]:
-        """The first day of the column's day, ISO week (Monday) or month, as `YYYY-MM-DD`."""
+    def _period(self, column: Any, period: Period) -> tuple[Any, sa.ColumnElement[str]]:
+        """What to group by for the column's day, ISO week (Monday) or month, and that period's
+        first day as `YYYY-MM-DD`. PostgreSQL groups by the truncated time and formats each group
+        once, not each row."""
         if dialect_name(self.session) == "postgresql":
-            utc = sa.func.timezone("UTC", column)
-            return sa.func.to_char(sa.func.date_trunc(period, utc), "YYYY-MM-DD")
+            # Inline constants (never user text: `period` is one of three words), so the GROUP BY
+            # and the SELECT spell the same expression rather than two sets of parameters.
+            utc = sa.func.timezone(sa.literal_column("'UTC'"), column)
+            bucket = sa.func.date_trunc(sa.literal_column(f"'{period}'"), utc)
+            return bucket, sa.func.to_char(bucket, sa.literal_column("'YYYY-MM-DD'"))
         if period == "day":
-            return sa.func.date(column)
-        if period == "week":
-            return sa.func.date(column, "weekday 0", "-6 days")
-        return sa.func.strftime("%Y-%m-01", column)
+            day = sa.func.date(column)
+        elif period == "week":
+            day = sa.func.date(column, "weekday 0", "-6 days")
+        else:
+            day = sa.func.strftime("%Y-%m-01", column)
+        return day, day
 
     @staticmethod
     def _between(
@@ -44,9 +51,9 @@ class ReportRepository(TenantScopedRepository):
         self, dimension: LeadDimension, period: Period, start: datetime | None, end: datetime | None
     ) -> Sequence[sa.Row[Any]]:
         key = {"source": Lead.source, "status": Lead.status, "team": Lead.team_id}[dimension]
-        bucket = self._period(Lead.created_at, period).label("period")
+        bucket, label = self._period(Lead.created_at, period)
         statement = (
-            sa.select(bucket, key.label("key"), sa.func.count().label("count"))
+            sa.select(label.label("period"), key.label("key"), sa.func.count().label("count"))
             .where(self._tenant_filter(Lead), Lead.deleted_at.is_(None))
             .where(*self._between(Lead.created_at, start, end))
             .group_by(bucket, key)
@@ -117,10 +124,10 @@ class ReportRepository(TenantScopedRepository):
     async def won_revenue(
         self, period: Period, start: datetime | None, end: datetime | None
     ) -> Sequence[sa.Row[Any]]:
-        bucket = self._period(Deal.closed_at, period).label("period")
+        bucket, label = self._period(Deal.closed_at, period)
         statement = (
             sa.select(
-                bucket,
+                label.label("period"),
                 Deal.currency,
                 sa.func.count().label("deals"),
                 sa.func.sum(Deal.amount).label("amount"),
@@ -135,10 +142,10 @@ class ReportRepository(TenantScopedRepository):
     async def api_usage(
         self, period: Period, start: datetime | None, end: datetime | None
     ) -> Sequence[sa.Row[Any]]:
-        bucket = self._period(UsageCount.hour, period).label("period")
+        bucket, label = self._period(UsageCount.hour, period)
         statement = (
             sa.select(
-                bucket,
+                label.label("period"),
                 UsageCount.status_class,
                 sa.func.sum(UsageCount.count).label("requests"),
             )
