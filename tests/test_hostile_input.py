@@ -1,4 +1,4 @@
-"""Hostile input (issue 9 §4): each attempt is a 4xx JSON error, writes nothing, and leaves the
+"""Hostile input: each attempt is a 4xx JSON error, writes nothing, and leaves the
 server serving others. The plainer cases (malformed JSON, invalid UTF-8, bodies over the limit,
 431, NUL) are in tests/test_errors.py."""
 

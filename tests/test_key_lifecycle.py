@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from leadgate.api_keys.sweep import sweep_once
 from leadgate.models import ApiKey, AuditEvent, Event, utcnow
 from tests.conftest import Backend
-from tests.factories import create_api_key, create_tenant, fetch_rows, update_row
+from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead, update_row
 
 
 def _audits(backend: Backend, tenant_id: str, action: str, key_id: str) -> list[AuditEvent]:
@@ -37,6 +37,15 @@ def test_a_key_expiring_within_7_days_warns_in_headers(
     assert response.headers["Deprecation"] == f"@{int((expires - timedelta(days=7)).timestamp())}"
     assert parsedate_to_datetime(response.headers["Sunset"]) == expires.replace(microsecond=0)
     assert response.headers["Warning"].startswith('299 leadgate "API key ' + soon.id)
+    # Every response of the key carries them: a created lead (its recorded body) and a 403.
+    writer = create_api_key(backend, tenant, ["leads:write"], expiration_in_days=30)
+    update_row(backend, ApiKey, writer.id, expires_at=expires)
+    created = client.post("/api/v1/leads", json=unique_lead(), headers=writer.headers)
+    assert created.status_code == 201
+    assert created.headers["Sunset"] == response.headers["Sunset"]
+    refused = client.get("/api/v1/leads", headers=writer.headers)
+    assert refused.status_code == 403
+    assert refused.headers["Sunset"] == response.headers["Sunset"]
     later = create_api_key(backend, tenant, ["leads:read"], expiration_in_days=30)
     quiet = client.get("/api/v1/api-keys/self", headers=later.headers)
     assert "Deprecation" not in quiet.headers

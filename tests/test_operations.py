@@ -1,4 +1,4 @@
-"""Operating leadgate (issue 10): readiness, migrations from several processes, metrics, logs."""
+"""Operating leadgate: readiness, migrations from several processes, metrics, logs."""
 
 from __future__ import annotations
 

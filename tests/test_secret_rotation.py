@@ -1,4 +1,4 @@
-"""Rotating the server secret (issue 10 §6): existing API keys and webhook secrets survive it."""
+"""Rotating the server secret: existing API keys and webhook secrets survive it."""
 
 from __future__ import annotations
 

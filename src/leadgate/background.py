@@ -26,8 +26,18 @@ class PeriodicFlush:
     """Subclasses gather work in memory and write it in `flush`; `run` and `stop` schedule it."""
 
     flush_failed_event = "flush_failed"
+    _flushing: asyncio.Lock | None = None
 
     async def flush(self, database: Database) -> int:
+        """Writes out what was gathered. One flush at a time: a flush asked for while the
+        periodic one writes returns once that one (and its own) is done, so "after a flush"
+        means everything gathered before it is in the database."""
+        if self._flushing is None:
+            self._flushing = asyncio.Lock()
+        async with self._flushing:
+            return await self.write_out(database)
+
+    async def write_out(self, database: Database) -> int:
         raise NotImplementedError
 
     async def run(self, database: Database, interval: float) -> None:

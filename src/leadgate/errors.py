@@ -59,11 +59,6 @@ class ApiKeyExpired(ApiError):
     code = "api_key_expired"
 
 
-class ApiKeyRevoked(ApiError):
-    status_code = 401
-    code = "api_key_revoked"
-
-
 class MtlsRequired(ApiError):
     status_code = 401
     code = "mtls_required"
@@ -104,11 +99,6 @@ class Conflict(ApiError):
 class DuplicateLead(ApiError):
     status_code = 409
     code = "duplicate_lead"
-
-
-class PayloadTooLarge(ApiError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 class UnsupportedMediaType(ApiError):

@@ -19,6 +19,7 @@ from leadgate.ratelimit.headers import rate_limit_headers
 
 access_log = structlog.get_logger("leadgate.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+KEY_EXPIRY_HEADERS = "key_expiry_headers"  # request state: Deprecation/Sunset/Warning
 REDACTED_PARAMS = frozenset({"api_key", "apikey", "key", "token"})
 
 
@@ -183,16 +184,22 @@ class RequestContextMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-# --- issue 4: rate-limit headers and usage counts ---
+# --- rate-limit headers and usage counts ---
 def limit_headers_and_usage(scope: Scope, status: int) -> list[tuple[bytes, bytes]]:
-    """Counts an authenticated request's response for usage, and returns the rate-limit headers
-    of its decision (so errors raised after the limiter carry them too)."""
+    """Counts an authenticated request's response for usage, and returns the headers the
+    authenticator left for it: the rate-limit decision's and a nearing expiry's (so every
+    response carries them, errors included)."""
     app_state = getattr(scope.get("app"), "state", None)
     usage = getattr(app_state, "usage", None)
     if usage is not None:
         usage.record_response(scope, status)
-    decision = scope.get("state", {}).get("rate_limit")
-    return rate_limit_headers(decision) if decision is not None else []
+    state = scope.get("state", {})
+    decision = state.get("rate_limit")
+    headers = rate_limit_headers(decision) if decision is not None else []
+    expiry: dict[str, str] | None = state.get(KEY_EXPIRY_HEADERS)
+    if expiry:
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in expiry.items()]
+    return headers
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

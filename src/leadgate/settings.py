@@ -101,7 +101,7 @@ class Settings(BaseSettings):
         description="Test each pooled PostgreSQL connection with a round trip before use. Off: a "
         "connection lost while pooled fails one request (503) and the pool is renewed.",
     )
-    # --- issue 9: bounded waits on the database, 503 while it is away ---
+    # --- the database: bounded waits, 503 while it is away ---
     db_connect_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest wait for a new PostgreSQL connection to open."
     )
@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         1.0, gt=0, description="How often `lastUsedAt`/`lastUsedIp` of keys are written."
     )
 
-    # --- issue 7: web console ---
+    # --- the web console ---
     console_session_days: int = Field(
         14, ge=1, description="How long a console sign-in lasts before signing in again."
     )
@@ -161,7 +161,7 @@ class Settings(BaseSettings):
         7, ge=1, description="How long a team invitation link stays valid."
     )
 
-    # --- issue 4: rate limits, quotas and usage ---
+    # --- rate limits, quotas and usage ---
     plan_rate_limits: dict[str, int] = Field(
         default_factory=dict,
         description='Per-minute limit by tenant plan, JSON (`{"pro": 1000}`); a key\'s own limit '
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     def monthly_quota_for_plan(self, plan: str) -> int | None:
         return self.plan_monthly_quotas.get(plan)
 
-    # --- issue 6: leads API, idempotency, export ---
+    # --- leads API, idempotency, export ---
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long the first response to an `Idempotency-Key` is kept."
     )
@@ -276,7 +276,7 @@ class Settings(BaseSettings):
         hashes made under it, so an operator can count keys still on an older secret)."""
         return server_key_id(self.secret_bytes)
 
-    # --- issue 3: API-key lifecycle ---
+    # --- API-key lifecycle ---
     key_cache_ttl_seconds: float | None = Field(
         None,
         gt=0,
@@ -318,7 +318,7 @@ class Settings(BaseSettings):
             return self.key_cache_ttl_seconds
         return 30.0 if self.redis_url else 1.0
 
-    # --- issue 5: webhooks ---
+    # --- webhooks ---
     webhooks_worker_enabled: bool = Field(
         True,
         description="Run the webhook delivery worker inside `leadgate serve`. Turn it off when "
@@ -383,7 +383,7 @@ class Settings(BaseSettings):
             raise ValueError("LEADGATE_WEBHOOKS_RETRY_SCHEDULE delays must be 0 or more")
         return self
 
-    # --- issue 9: leaked keys ---
+    # --- leaked keys ---
     leak_report_limit_per_minute: int = Field(
         30,
         ge=1,

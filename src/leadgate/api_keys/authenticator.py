@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
-from fastapi import Request, Response
+from fastapi import Request
 
 from leadgate import crypto
 from leadgate.api_keys.cache import KeyCache
@@ -45,6 +45,7 @@ from leadgate.errors import (
     MtlsRequired,
     TenantNotFound,
 )
+from leadgate.middleware import KEY_EXPIRY_HEADERS
 from leadgate.models import utcnow
 from leadgate.payload import CREDENTIAL_FIELD, JSON_TYPES, is_form, media_type, read_body_api_key
 from leadgate.ratelimit.service import RateLimiter
@@ -84,7 +85,7 @@ class Authenticator:
         self.recorder = recorder
         self.alerts = alerts
 
-    async def __call__(self, request: Request, response: Response) -> Principal:
+    async def __call__(self, request: Request) -> Principal:
         settings = self.settings
         address = client_ip(request)
         self.limiter.check_address(address)
@@ -111,7 +112,8 @@ class Authenticator:
         set_tenant_id(key.tenant_id)
         await self._admit(state, principal, key)
         self.recorder.touch(key.tenant_id, key.key_id, address)
-        response.headers.update(expiry_warning_headers(key))
+        if key.expires_at is not None:
+            state[KEY_EXPIRY_HEADERS] = expiry_warning_headers(key)
         return principal
 
     async def verify(self, plaintext: str) -> VerifiedKey:

@@ -37,7 +37,7 @@ class KeyUsageRecorder(PeriodicFlush):
         if ip is not None:
             self._addresses.setdefault((key_id, ip), (tenant_id, now))
 
-    async def flush(self, database: Database) -> int:
+    async def write_out(self, database: Database) -> int:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}

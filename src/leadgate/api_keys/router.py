@@ -22,6 +22,7 @@ from leadgate.api_keys.schemas import (
     LeakedKeys,
     LeakedKeysReceived,
 )
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.auth.principal import Principal
 from leadgate.db import Session
 from leadgate.errors import InvalidSignature
@@ -39,7 +40,7 @@ def grantor_of(principal: Principal) -> Grantor:
     return Grantor(
         actor=principal.actor,
         scopes=principal.scopes,
-        team_ids=None if principal.team_scope == "all-accounts" else frozenset(principal.team_ids),
+        team_ids=None if principal.team_scope == ALL_TEAMS else frozenset(principal.team_ids),
         may_change_limits=may_change_limits(principal.extra.get("created_by", {})),
         own_key_id=principal.api_key_id,
     )
@@ -58,11 +59,11 @@ async def create_api_key(request: Request, principal: KeysWrite, session: Sessio
     grant scopes or teams it lacks itself."""
     body = await read_body(request, ApiKeyCreate)
     access = body.accounts_access
-    if access is None and principal.team_scope != "all-accounts":
+    if access is None and principal.team_scope != ALL_TEAMS:
         # A team-limited caller's new key inherits its teams unless it names a subset.
         team_scope, team_ids = principal.team_scope, list(principal.team_ids)
     else:
-        team_scope = access.scope if access else "all-accounts"
+        team_scope = access.scope if access else ALL_TEAMS
         team_ids = list(access.ids) if access else []
     issued = await service.issue_api_key(
         session,
@@ -185,7 +186,7 @@ async def roll_api_key(
     return ApiKeyCreated(**service.key_out(issued.key).model_dump(), api_key=issued.plaintext)
 
 
-# --- issue 9: leaked keys ---
+# --- leaked keys ---
 
 
 @router.post(

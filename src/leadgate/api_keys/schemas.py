@@ -102,7 +102,7 @@ class ApiKeySelf(ApiKeyOut):
     key_source: str = Field(description="Where this request carried the key.")
 
 
-# --- issue 9: leaked keys ---
+# --- leaked keys ---
 MAX_LEAKED_KEYS = 1000
 LeakedToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

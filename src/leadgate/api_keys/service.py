@@ -1,7 +1,8 @@
-"""The rules of API keys: issuing, verifying, updating, rolling, revoking. Never commits.
+"""The rules of API keys: issuing, updating, rolling, revoking, and the key's public shape.
+Never commits.
 
-Who acts is a `Grantor` (`api_keys.grantor`); the expiry sweep is `api_keys.sweep`, the
-server-secret census `api_keys.secret_rotation`.
+Who acts is a `Grantor` (`api_keys.grantor`); verifying a key is `api_keys.authenticator`, the
+expiry sweep `api_keys.sweep`, the server-secret census `api_keys.secret_rotation`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def issue_api_key(
     monthly_quota: int | None = None,
     enforce_mtls: bool = False,
     mtls_thumbprints: list[str] | None = None,
-    team_scope: str = "all-accounts",
+    team_scope: str = ALL_TEAMS,
     team_ids: list[str] | None = None,
     ip: str | None = None,
     grantor: Grantor | None = None,

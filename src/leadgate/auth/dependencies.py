@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 
 from leadgate.auth.principal import Principal
 from leadgate.errors import InsufficientScope
 
 
-async def authenticated(request: Request, response: Response) -> Principal:
+async def authenticated(request: Request) -> Principal:
     """Who is calling (401/403/429 otherwise). FastAPI runs it once a request, however many
     dependencies ask for it."""
-    principal: Principal = await request.app.state.authenticator(request, response)
+    principal: Principal = await request.app.state.authenticator(request)
     return principal
 
 

@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.grantor import OPERATOR
-from leadgate.api_keys.scopes import ALL_SCOPES
+from leadgate.api_keys.scopes import ALL_SCOPES, ALL_TEAMS
 from leadgate.api_keys.service import (
     KeyChanges,
     get_api_key,
@@ -107,7 +107,7 @@ async def _key_tenant(session: AsyncSession, key_id: str) -> str:
 
 def _key_text(data: dict[str, Any]) -> str:
     access = data["accountsAccess"]
-    teams = "all teams" if access["scope"] == "all-accounts" else ", ".join(access["ids"])
+    teams = "all teams" if access["scope"] == ALL_TEAMS else ", ".join(access["ids"])
     lines = [
         f"{data['id']}  {data['name']}  ({data['status']})",
         f"  hint:        {data['hint']}…",

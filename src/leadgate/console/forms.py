@@ -11,6 +11,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import FormData
 
+from leadgate.api_keys.scopes import ALL_TEAMS
+
 
 class Form(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=False, extra="ignore")
@@ -60,7 +62,7 @@ class GenerateKeyForm(Form):
     scopes: list[str] = []
     expiration: str = "90"
     rate_limit: str = ""
-    team_access: str = "all-accounts"
+    team_access: str = ALL_TEAMS
     team_ids: list[str] = []
     enforce_mtls: str = ""
     thumbprints: str = ""

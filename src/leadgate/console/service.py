@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.api_keys.grantor import Grantor
-from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
+from leadgate.api_keys.scopes import ALL_SCOPES, ALL_TEAMS, EXPIRATION_DAYS, SPECIFIC_TEAMS
 from leadgate.api_keys.service import (
     IssuedKey,
     KeyChanges,
@@ -36,7 +36,6 @@ THUMBPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 # Roll: how long the old secret keeps working (minutes): none, an hour, a day, a week.
 GRACE_PERIODS = (0, 60, 1440, 10080)
 LEAD_HISTORY_TYPES = ("lead.created", "lead.updated", "lead.deleted")
-TEAM_SCOPES = ("all-accounts", "specific-accounts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +109,10 @@ async def generate_key(
         if not form.rate_limit.strip().isdigit() or not 1 <= int(form.rate_limit) <= 1_000_000:
             raise _invalid("rate_limit", "The rate limit is a whole number of requests per minute.")
         rate_limit = int(form.rate_limit)
-    if form.team_access not in TEAM_SCOPES:
+    if form.team_access not in (ALL_TEAMS, SPECIFIC_TEAMS):
         raise _invalid("team_access", "Choose all teams or selected teams.")
     team_ids: list[str] = []
-    if form.team_access == "specific-accounts":
+    if form.team_access == SPECIFIC_TEAMS:
         known = {team.id for team in await list_teams(session, tenant_id)}
         team_ids = [t for t in dict.fromkeys(form.team_ids) if t]
         if not team_ids or not set(team_ids) <= known:

@@ -64,7 +64,7 @@ class UsageRecorder(PeriodicFlush):
     def pending(self) -> int:
         return sum(self._counts.values())
 
-    async def flush(self, database: Database) -> int:
+    async def write_out(self, database: Database) -> int:
         if not self._counts:
             return 0
         counts, self._counts = self._counts, Counter()
