@@ -41,7 +41,7 @@ nginx:
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests
 
 # Known vulnerabilities in the installed dependencies (pip-audit; skips, saying why, when no
 # vulnerability service is reachable).

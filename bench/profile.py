@@ -71,6 +71,11 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--idempotency", action="store_true")
     parser.add_argument("--mode", choices=("post", "get"), default="post")
+    parser.add_argument(
+        "--path",
+        default=None,
+        help="the path wrk requests (default: POST /api/v1/leads, GET /api/v1/api-keys/self)",
+    )
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--no-access-log", action="store_true", help="production logs each request")
     parser.add_argument("--top", type=int, default=25)
@@ -95,9 +100,13 @@ def main() -> None:
         wrk_env = {"BENCH_KEY": key, "BENCH_PATH": "/api/v1/leads", "BENCH_MODE": args.mode}
         if args.mode == "get":
             wrk_env["BENCH_PATH"] = "/api/v1/api-keys/self"
+        if args.path:
+            wrk_env["BENCH_PATH"] = args.path
         if args.idempotency:
             wrk_env["BENCH_IDEMPOTENCY"] = "1"
         try:
+            if args.mode == "get":  # something to list: the intake warm-up writes leads
+                wrk(port, "intake.lua", args.warmup, {**wrk_env, "BENCH_MODE": "post"})
             wrk(port, "intake.lua", args.warmup, wrk_env)
             spy = None
             collapsed = args.out or work / "profile.collapsed"

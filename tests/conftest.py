@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +29,7 @@ import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner, Result
 
 from leadgate.app import create_app
 from leadgate.auth.dependencies import authenticated
@@ -387,16 +388,20 @@ def client(backend: Backend) -> Iterator[httpx.Client]:
         yield http
 
 
-@pytest.fixture
-def cli(backend: Backend):  # type: ignore[no-untyped-def]
-    """Runs the `leadgate` CLI in-process against this backend's database."""
-    from typer.testing import CliRunner
+class Cli(Protocol):
+    """Runs the `leadgate` CLI in-process with these arguments (the `cli` fixture)."""
 
+    def __call__(self, *args: str) -> Result: ...
+
+
+@pytest.fixture
+def cli(backend: Backend) -> Cli:
+    """Runs the `leadgate` CLI in-process against this backend's database."""
     from leadgate.cli import app
 
     runner = CliRunner()
 
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
+    def invoke(*args: str) -> Result:
         return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
 
     return invoke

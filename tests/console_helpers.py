@@ -155,13 +155,18 @@ def key_from_page(html: str) -> str:
     return match.group(1)
 
 
+def found(pattern: str, html: str, flags: int = 0) -> str:
+    """The first group of `pattern` in a page; fails the test when it is not there."""
+    match = re.search(pattern, html, flags)
+    assert match is not None, (pattern, html[:3000])
+    return match.group(1)
+
+
 def invite(owner: ConsoleClient, role: str) -> str:
     owner.get("/console/team")
     response = owner.post("/console/team/invitations", {"role": role})
     assert response.status_code == 201, response.text[:500]
-    match = re.search(r'id="invite-link" class="mono" readonly value="([^"]+)"', response.text)
-    assert match is not None
-    return match.group(1)
+    return found(r'id="invite-link" class="mono" readonly value="([^"]+)"', response.text)
 
 
 def join(backend: Backend, link: str, name: str = "Mo Member") -> tuple[ConsoleClient, str]:

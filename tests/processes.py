@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,7 +47,22 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def leadgate_env(settings: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
+def accepted_connections(port: int) -> int:
+    """Open connections to local `port` that the listening process has accepted. Linux's table
+    shows a connection still waiting in the listen queue without an inode: a server that stops
+    listening drops those, but finishes the accepted ones."""
+    accepted = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            established, inode = fields[3] == "01", fields[9]
+            if local_port == port and established and inode != "0":
+                accepted += 1
+    return accepted
+
+
+def leadgate_env(settings: Mapping[str, str] | None = None, /, **overrides: str) -> dict[str, str]:
     """This process's environment without any LEADGATE_ variable, plus `settings` and `overrides`
     (keys without the prefix are given it: `access_log="false"` → LEADGATE_ACCESS_LOG)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
@@ -55,7 +72,10 @@ def leadgate_env(settings: Mapping[str, str] | None = None, **overrides: str) ->
 
 
 def wait_until_up(
-    url: str, process: subprocess.Popen[bytes] | None = None, path: str = "/healthz", **kw: object
+    url: str,
+    process: subprocess.Popen[Any] | None = None,
+    path: str = "/healthz",
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Wait (60 s at most: coverage on a busy machine is slow) until `url + path` answers."""
     deadline = time.monotonic() + 60
@@ -63,7 +83,7 @@ def wait_until_up(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{url}: process exited with {process.returncode}")
         try:
-            httpx.get(f"{url}{path}", timeout=1, **kw)  # type: ignore[arg-type]
+            httpx.get(f"{url}{path}", timeout=1, verify=verify)
             return
         except httpx.TransportError:
             time.sleep(0.05)

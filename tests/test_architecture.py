@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import leadgate
 from leadgate.models import Base
@@ -95,8 +96,10 @@ def test_migrations_match_the_models(backend: Backend) -> None:
     def diff(connection: Connection) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
+    engine: AsyncEngine = backend.app.state.database.engine
+
     async def run() -> list[object]:
-        async with backend.app.state.database.engine.connect() as connection:
+        async with engine.connect() as connection:
             return await connection.run_sync(diff)
 
     assert backend.run(run()) == []

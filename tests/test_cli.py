@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from leadgate.cli import app
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import eventually_status, unique_lead, unique_slug
 
 
 def test_tenant_create_prints_a_working_key_once(
-    backend: Backend, client: httpx.Client, cli
-) -> None:  # type: ignore[no-untyped-def]
+    backend: Backend, client: httpx.Client, cli: Cli
+) -> None:
     slug = unique_slug("acme")
     result = cli("tenant", "create", slug, "--name", "Acme Family Law", "--json")
     assert result.exit_code == 0, result.output
@@ -39,7 +39,7 @@ def test_tenant_create_prints_a_working_key_once(
     assert "shown only this once" in text.stdout
 
 
-def test_keys_create_list_revoke(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_keys_create_list_revoke(backend: Backend, client: httpx.Client, cli: Cli) -> None:
     slug = unique_slug()
     assert cli("tenant", "create", slug, "--name", "Keys").exit_code == 0
     made = cli(
@@ -76,14 +76,16 @@ def test_keys_create_list_revoke(backend: Backend, client: httpx.Client, cli) ->
         (("keys", "create", "--tenant", "no-such-tenant", "--name", "x"), "--scope"),
     ],
 )
-def test_errors_go_to_stderr_with_nonzero_exit(cli, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_errors_go_to_stderr_with_nonzero_exit(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
     result = cli(*args)
     assert result.exit_code != 0
     assert message in result.stderr
     assert result.stdout == ""
 
 
-def test_duplicate_slug_and_bad_scope_fail(cli) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_slug_and_bad_scope_fail(cli: Cli) -> None:
     slug = unique_slug()
     assert cli("tenant", "create", slug, "--name", "One").exit_code == 0
     again = cli("tenant", "create", slug, "--name", "Two")
@@ -105,7 +107,7 @@ def test_duplicate_slug_and_bad_scope_fail(cli) -> None:  # type: ignore[no-unty
     assert "already exists" in duplicate_name.stderr
 
 
-def test_demo_tenant_is_created_once(cli) -> None:  # type: ignore[no-untyped-def]
+def test_demo_tenant_is_created_once(cli: Cli) -> None:
     slug = unique_slug("demo")
     first = cli("tenant", "demo", "--slug", slug)
     assert first.exit_code == 0
@@ -116,7 +118,7 @@ def test_demo_tenant_is_created_once(cli) -> None:  # type: ignore[no-untyped-de
     assert "lg_" not in second.stdout.replace("lg_…", "")
 
 
-def test_db_upgrade_is_idempotent(cli) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_is_idempotent(cli: Cli) -> None:
     result = cli("db", "upgrade")
     assert result.exit_code == 0
     assert "head" in result.stdout

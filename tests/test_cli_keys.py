@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import httpx
 
 from leadgate.models import AuditEvent
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import (
     create_api_key,
     create_tenant,
@@ -17,7 +18,11 @@ from tests.factories import (
 )
 
 
-def test_keys_show(backend: Backend, cli) -> None:  # type: ignore[no-untyped-def]
+def post_lead(client: httpx.Client, key: str) -> httpx.Response:
+    return client.post("/api/v1/leads", json=unique_lead(), headers={"X-API-Key": key})
+
+
+def test_keys_show(backend: Backend, cli: Cli) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:write"], expiration_in_days=30)
     shown = cli("keys", "show", key.id, "--json")
@@ -34,7 +39,7 @@ def test_keys_show(backend: Backend, cli) -> None:  # type: ignore[no-untyped-de
     assert "no API key key_nope" in missing.stderr
 
 
-def test_keys_roll_with_and_without_grace(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_keys_roll_with_and_without_grace(backend: Backend, client: httpx.Client, cli: Cli) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:write"])
     graceful = cli("keys", "roll", key.id, "--grace-minutes", "30", "--json")
@@ -50,17 +55,14 @@ def test_keys_roll_with_and_without_grace(backend: Backend, client: httpx.Client
     assert "stops working at once" in at_once.stdout
     assert "shown only this once" in at_once.stdout
     for old in (key.key, first):
-        refused = eventually_status(
-            lambda old=old: client.post(  # type: ignore[misc]
-                "/api/v1/leads", json=unique_lead(), headers={"X-API-Key": old}
-            ),
-            401,
-        )
+        refused = eventually_status(partial(post_lead, client, old), 401)
         assert refused is not None
     assert cli("keys", "roll", key.id, "--grace-minutes", "10081").exit_code == 2
 
 
-def test_keys_update_scopes_and_rate_limit(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_keys_update_scopes_and_rate_limit(
+    backend: Backend, client: httpx.Client, cli: Cli
+) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:write", "leads:read"])
     assert client.post("/api/v1/leads", json=unique_lead(), headers=key.headers).status_code == 201
@@ -89,7 +91,7 @@ def test_keys_update_scopes_and_rate_limit(backend: Backend, client: httpx.Clien
     assert "unknown: gifts:create" in bad.stderr
 
 
-def test_serve_refuses_tls_options_without_a_certificate(backend: Backend, cli) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_tls_options_without_a_certificate(backend: Backend, cli: Cli) -> None:
     result = cli("serve", "--ssl-ca-certs", "/nonexistent/ca.pem")
     assert result.exit_code == 1
     assert "need --ssl-certfile" in result.stderr

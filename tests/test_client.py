@@ -193,7 +193,7 @@ def receiver() -> Iterator[Any]:
         found.server.server_close()
 
 
-LEAD = {
+LEAD: dict[str, Any] = {
     "id": "lead_1", "firstName": "A", "lastName": "B", "email": None, "phone": None,
     "company": None, "website": None, "source": None, "address": None, "city": None,
     "state": None, "zipcode": None, "country": None, "status": "new", "tags": [],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.models import (
     ApiKey,
@@ -25,6 +27,7 @@ from tests.console_helpers import (
     PASSWORD,
     ConsoleClient,
     count_all,
+    found,
     generate_key,
     invite,
     join,
@@ -83,7 +86,7 @@ def test_session_cookie_is_http_only_lax_and_only_a_hash_is_stored(backend: Back
     assert "Secure" not in cookie  # plain http://127.0.0.1: the documented development exception
     token = cookie.split(";", 1)[0].split("=", 1)[1]
 
-    async def stored(session):  # type: ignore[no-untyped-def]
+    async def stored(session: AsyncSession) -> str:
         from leadgate.users.repository import ConsoleSessionRepository
         from leadgate.users.service import token_hash
 
@@ -284,7 +287,7 @@ def test_generate_use_and_revoke_a_key(backend: Backend, client: httpx.Client) -
 
     stored = count_rows(backend, ApiKey, tenant_id, name="Website form")
     assert stored == 1
-    key_id = re.search(r'data-key-id="(key_[a-z0-9]+)"', listing.text).group(1)  # type: ignore[union-attr]
+    key_id = found(r'data-key-id="(key_[a-z0-9]+)"', listing.text)
     confirm = browser.get(f"/console/settings/api-keys/{key_id}/revoke")
     assert "cannot be undone" in confirm.text
     response = browser.post(f"/console/settings/api-keys/{key_id}/revoke", {})
@@ -304,7 +307,7 @@ def test_key_form_failures(backend: Backend) -> None:
     account = sign_up(backend)
     browser = account.client
     tenant_id = tenant_id_of(backend, account.slug)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": ""}, "a name"),
         ({"scopes": []}, "at least one permission"),
         ({"scopes": ["leads:write", "root"]}, "Unknown permission"),
@@ -331,7 +334,7 @@ def test_key_form_failures(backend: Backend) -> None:
     )
     assert response.status_code == 201
 
-    async def check(session):  # type: ignore[no-untyped-def]
+    async def check(session: AsyncSession) -> ApiKey:
         from leadgate.api_keys.repository import ApiKeyRepository
 
         keys = {k.name: k for k in await ApiKeyRepository(session, tenant_id).list()}
@@ -349,7 +352,7 @@ def test_revoking_another_tenants_key_is_not_found(backend: Backend) -> None:
     two = sign_up(backend)
     generate_key(two.client, name="theirs")
     listing = two.client.get("/console/settings/api-keys")
-    key_id = re.search(r'data-key-id="(key_[a-z0-9]+)"', listing.text).group(1)  # type: ignore[union-attr]
+    key_id = found(r'data-key-id="(key_[a-z0-9]+)"', listing.text)
     assert one.client.get(f"/console/settings/api-keys/{key_id}/revoke").status_code == 404
     one.client.get("/console/settings/api-keys")
     response = one.client.post(f"/console/settings/api-keys/{key_id}/revoke", {})
@@ -367,9 +370,9 @@ def test_a_member_cannot_reach_owner_only_actions(backend: Backend) -> None:
     assert "Create invitation link" not in team.text
     assert 'href="/console/audit"' not in team.text  # no tab to a page they cannot open
     assert 'href="/console/audit"' in owner.client.get("/console/team").text
-    owner_membership = re.search(
+    owner_membership = found(
         r"/console/team/members/(mem_[a-z0-9]+)/role", owner.client.get("/console/team").text
-    ).group(1)  # type: ignore[union-attr]
+    )
 
     audit = member.get("/console/audit")
     assert audit.status_code == 403
@@ -439,20 +442,18 @@ def test_roles_invitations_and_owner_rules(backend: Backend) -> None:
     assert response.status_code == 303
 
     page = admin.get("/console/team")
-    member_mem = re.search(
+    member_mem = found(
         rf'data-member="{re.escape(member_email)}">.*?/console/team/members/(mem_[a-z0-9]+)/remove',
         page.text,
         re.S,
-    ).group(1)  # type: ignore[union-attr]
+    )
     assert admin.post(f"/console/team/members/{member_mem}/remove", {}).status_code == 303
     # The removed member's session no longer reaches the workspace.
     assert member.get("/console/settings/api-keys").headers["location"] == "/console/workspaces/new"
 
     pending = invite(admin, "admin")
     page = admin.get("/console/team")
-    invitation_id = re.search(r"/console/team/invitations/(inv_[a-z0-9]+)/cancel", page.text).group(
-        1
-    )  # type: ignore[union-attr]
+    invitation_id = found(r"/console/team/invitations/(inv_[a-z0-9]+)/cancel", page.text)
     assert admin.post(f"/console/team/invitations/{invitation_id}/cancel", {}).status_code == 303
     assert admin.post(f"/console/team/invitations/{invitation_id}/cancel", {}).status_code == 404
     assert ConsoleClient(backend).get(pending.split(backend.url, 1)[1]).status_code == 404

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,9 +183,8 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
     # The requests are in Usage (the servers flush their counts every 0.2 s in tests).
     page.get_by_role("navigation").get_by_role("link", name="Usage").click()
     this_hour = page.locator('[data-stat="hour"] strong')
-    for _ in range(50):
-        if this_hour.inner_text() == "2":
-            break
+    deadline = time.monotonic() + 30
+    while this_hour.inner_text() != "2" and time.monotonic() < deadline:
         page.wait_for_timeout(100)
         page.reload()
     expect(this_hour).to_have_text("2")  # the 201 and the 403

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.app import create_app
 from leadgate.migrate import upgrade
@@ -67,7 +68,7 @@ def test_expired_sessions_and_invitations_are_refused(small_limits: Backend) -> 
     owner = sign_up(small_limits)
     link = invite(owner.client, "member")
 
-    async def expire(session):  # type: ignore[no-untyped-def]
+    async def expire(session: AsyncSession) -> None:
         from sqlalchemy import delete, update
 
         past = utcnow() - timedelta(seconds=1)

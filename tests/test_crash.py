@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from tests.conftest import BACKENDS, TEST_SECRET, Backend, running_backend
 from tests.factories import create_api_key, create_tenant, fetch_rows, unique_lead
 from tests.processes import (
     PrivatePostgres,
+    accepted_connections,
     free_port,
     leadgate_env,
     metric,
@@ -172,7 +173,7 @@ def assert_no_errors(log: str) -> None:
     assert "Exception in ASGI application" not in log
 
 
-def lead_emails(backend: Backend, tenant_id: str) -> list[str]:
+def lead_emails(backend: Backend, tenant_id: str) -> list[str | None]:
     """Every lead's e-mail, once per lead (a duplicate would show twice)."""
     return [lead.email for lead in fetch_rows(backend, Lead, tenant_id)]
 
@@ -667,7 +668,9 @@ def test_sigterm_finishes_requests_in_flight_and_leaves_nothing_behind(
                 thread.start()
             for event in sent:
                 assert event.wait(30)
-            time.sleep(0.3)  # read by the server: under way, not waiting in the listen queue
+            # Taken by the server (under way), none still waiting in the listen queue.
+            port = int(server.url.rsplit(":", 1)[1])
+            wait_until(lambda: accepted_connections(port) >= CLIENTS, timeout=60)
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
             for thread in threads:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +16,10 @@ from tests.conftest import Backend
 from tests.factories import count_rows, create_tenant, unique_lead
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["error"] == code
     assert isinstance(body["message"], str)
     assert body["message"]
@@ -116,7 +118,7 @@ def test_body_over_one_mib_is_413(backend: Backend, client: httpx.Client) -> Non
 def test_chunked_body_over_limit_is_413(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b'{"firstName": "a", "lastName": "b", "company": "'
         for _ in range(80):
             yield b"x" * 16384
@@ -137,7 +139,7 @@ def test_small_chunked_body_is_accepted(backend: Backend, client: httpx.Client) 
     tenant = create_tenant(backend)
     payload = orjson.dumps(unique_lead())
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield payload[:10]
         yield payload[10:]
 

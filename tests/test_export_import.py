@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.leads.csv_format import COLUMNS
 from leadgate.models import Event, Lead, Tag, Tenant
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import (
     TenantInfo,
     count_rows,
@@ -25,7 +26,7 @@ from tests.factories import (
 def create(client: httpx.Client, tenant: TenantInfo, **fields: Any) -> dict[str, Any]:
     response = client.post("/api/v1/leads", json=unique_lead(**fields), headers=tenant.headers)
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return dict(response.json())
 
 
 def parse(text: str) -> list[dict[str, str]]:
@@ -82,8 +83,8 @@ def test_export_pages_through_more_than_one_batch(backend: Backend, client: http
 
 
 def test_cli_export_then_import_into_another_tenant_twice(
-    backend: Backend, client: httpx.Client, cli, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    backend: Backend, client: httpx.Client, cli: Cli, tmp_path: Path
+) -> None:
     source = create_tenant(backend)
     for index in range(5):
         create(client, source, tags=["Imported"], customFields={"n": index})
@@ -124,7 +125,9 @@ def test_cli_export_then_import_into_another_tenant_twice(
         assert json.dumps(lead["customFields"]) == row["customFields"]
 
 
-def test_import_reports_bad_rows_and_keeps_the_good(backend: Backend, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_import_reports_bad_rows_and_keeps_the_good(
+    backend: Backend, cli: Cli, tmp_path: Path
+) -> None:
     tenant = create_tenant(backend)
     path = tmp_path / "mixed.csv"
     path.write_text(
@@ -148,8 +151,8 @@ def test_import_reports_bad_rows_and_keeps_the_good(backend: Backend, cli, tmp_p
 
 
 def test_import_merge_and_bad_input(
-    backend: Backend, client: httpx.Client, cli, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    backend: Backend, client: httpx.Client, cli: Cli, tmp_path: Path
+) -> None:
     tenant = create_tenant(backend)
     lead = create(client, tenant, city=None)
     path = tmp_path / "merge.csv"
@@ -175,8 +178,8 @@ def test_import_merge_and_bad_input(
 
 
 def test_tenant_update_changes_the_duplicate_policy(
-    backend: Backend, client: httpx.Client, cli
-) -> None:  # type: ignore[no-untyped-def]
+    backend: Backend, client: httpx.Client, cli: Cli
+) -> None:
     tenant = create_tenant(backend)
     body = unique_lead()
     assert client.post("/api/v1/leads", json=body, headers=tenant.headers).status_code == 201
@@ -209,7 +212,7 @@ def test_tenant_update_changes_the_duplicate_policy(
     assert row.phone_region == "GB"
 
 
-def test_cli_purge(backend: Backend, client: httpx.Client, cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_purge(backend: Backend, client: httpx.Client, cli: Cli) -> None:
     tenant = create_tenant(backend)
     lead = create(client, tenant)
     assert client.delete(f"/api/v1/leads/{lead['id']}", headers=tenant.headers).status_code == 200
@@ -225,7 +228,7 @@ def test_cli_purge(backend: Backend, client: httpx.Client, cli) -> None:  # type
 def fetch_all_tenants(backend: Backend) -> list[Tenant]:
     import sqlalchemy as sa
 
-    async def work(session):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession) -> list[Tenant]:
         return list((await session.execute(sa.select(Tenant))).scalars().all())
 
     return backend.transaction(work)

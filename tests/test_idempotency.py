@@ -112,10 +112,12 @@ def test_an_expired_record_no_longer_replays(backend: Backend, client: httpx.Cli
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "ünïcode".encode()])
 def test_malformed_keys_are_400(backend: Backend, client: httpx.Client, key: str | bytes) -> None:
     tenant = create_tenant(backend)
+    value = key if isinstance(key, bytes) else key.encode()
+    headers = {name.encode(): given.encode() for name, given in tenant.headers.items()}
     response = client.post(
         "/api/v1/leads",
         content=json.dumps(unique_lead()).encode(),
-        headers={**tenant.headers, "Idempotency-Key": key, "Content-Type": "application/json"},  # type: ignore[dict-item]
+        headers={**headers, b"Idempotency-Key": value, b"Content-Type": b"application/json"},
     )
     assert response.status_code == 400
     assert response.json()["details"][0]["field"] == "Idempotency-Key"

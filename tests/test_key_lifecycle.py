@@ -92,7 +92,7 @@ def test_first_use_from_a_new_address_is_audited_once(
     backend.run(recorder.flush(database))
     backend.run(recorder.flush(database))
     seen = _audits(backend, tenant.id, "api_key.used_from_new_ip", key.id)
-    assert sorted(e.after["ip"] for e in seen) == ["127.0.0.1", "203.0.113.7"]
+    assert sorted((e.after or {})["ip"] for e in seen) == ["127.0.0.1", "203.0.113.7"]
     row = next(k for k in fetch_rows(backend, ApiKey, tenant.id) if k.id == key.id)
     assert row.last_used_at is not None
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from leadgate.housekeeping import purge_once
-from leadgate.models import ApiKey, Event, Lead, LeadTag, Tag, utcnow
+from leadgate.models import Event, Lead, LeadTag, Tag, utcnow
 from tests.conftest import Backend
 from tests.factories import (
     TenantInfo,
@@ -28,7 +28,7 @@ from tests.factories import (
 def create(client: httpx.Client, tenant: TenantInfo, **fields: Any) -> dict[str, Any]:
     response = client.post("/api/v1/leads", json=unique_lead(**fields), headers=tenant.headers)
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return dict(response.json())
 
 
 def batch(client: httpx.Client, headers: dict[str, str], leads: list[dict[str, Any]]) -> None:
@@ -515,67 +515,6 @@ def test_batch_shape_is_validated(
     response = client.post("/api/v1/leads/batch", json=body, headers=tenant.headers)
     assert response.status_code == 400
     assert count_rows(backend, Lead, tenant.id) == 0
-
-
-# --- auth matrix -----------------------------------------------------------------------------
-
-ROUTES = [
-    ("GET", "/api/v1/leads", None, "leads:read"),
-    ("GET", "/api/v1/leads/export.csv", None, "leads:read"),
-    ("PATCH", "/api/v1/leads/{id}", {"company": "X"}, "leads:write"),
-    ("DELETE", "/api/v1/leads/{id}", None, "leads:write"),
-    (
-        "POST",
-        "/api/v1/leads/batch",
-        {"leads": [{"firstName": "A", "lastName": "B"}]},
-        "leads:write",
-    ),
-]
-
-
-@pytest.mark.parametrize(("method", "path", "body", "scope"), ROUTES)
-def test_auth_matrix(
-    backend: Backend,
-    client: httpx.Client,
-    method: str,
-    path: str,
-    body: dict[str, Any] | None,
-    scope: str,
-) -> None:
-    tenant, other = create_tenant(backend), create_tenant(backend)
-    lead = create(client, tenant, company="Before")
-    url = path.format(id=lead["id"])
-    wrong_scope = create_api_key(
-        backend, tenant, ["leads:read"] if scope == "leads:write" else ["leads:write"]
-    )
-    right_scope = create_api_key(backend, tenant, [scope])
-    expired = create_api_key(backend, tenant, [scope])
-    update_row(backend, ApiKey, expired.id, expires_at=utcnow() - timedelta(minutes=1))
-
-    def call(headers: dict[str, str]) -> httpx.Response:
-        return client.request(method, url, json=body, headers=headers)
-
-    cases = [
-        ({}, 401, "invalid_api_key"),
-        ({"X-API-Key": "lg_" + "a" * 38}, 401, "invalid_api_key"),
-        (expired.headers, 401, "api_key_expired"),
-        (wrong_scope.headers, 403, "insufficient_scope"),
-    ]
-    for headers, status, code in cases:
-        response = call(headers)
-        assert response.status_code == status, (headers, response.text)
-        assert response.json()["error"] == code
-    other_tenant = call(other.headers)
-    assert other_tenant.status_code == (200 if method == "GET" else 207 if "batch" in url else 404)
-    if method == "GET" and url.endswith("/leads"):
-        assert other_tenant.json()["data"] == []
-    if url.endswith(".csv"):
-        assert lead["id"] not in other_tenant.text
-    # Nothing written by any refused call.
-    assert count_rows(backend, Lead, tenant.id) == 1
-    assert count_rows(backend, Event, tenant.id, type="lead.updated") == 0
-    assert count_rows(backend, Lead, tenant.id, company="Before") == 1
-    assert call(right_scope.headers).status_code in (200, 207)
 
 
 def test_concurrent_patches_to_one_email_leave_one_holder(

@@ -49,6 +49,7 @@ def _assert_revoked_as_leaked(backend: Backend, tenant: TenantInfo, key: KeyInfo
     ]
     assert len(audits) == 1
     assert audits[0].actor["type"] == "system"
+    assert audits[0].after is not None
     assert audits[0].after["reason"] == "leaked"
     events = [
         e

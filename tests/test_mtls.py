@@ -246,7 +246,7 @@ def test_leadgate_serve_terminates_tls_and_verifies_client_certificates(
     try:
         banner = process.stdout.readline() if process.stdout else ""
         assert f"https://127.0.0.1:{port}" in banner
-        wait_until_up(url, process, verify=client_context(pki.ca))  # type: ignore[arg-type]
+        wait_until_up(url, process, verify=client_context(pki.ca))
         assert _call(url, client_context(pki.ca, pki.client), key.key).status_code == 201
         without = _call(url, client_context(pki.ca), key.key)
         assert without.status_code == 401

@@ -4,7 +4,7 @@ The shipped config is rendered (its `${…}` placeholders) and run by Debian's n
 processes are started with the image's own commands (deploy/entrypoint.sh `migrate`, `serve`,
 `worker`). Proves: load is spread over both processes, a key's rate limit holds across them, a key
 bound to a client certificate works only with that certificate, and a revoke made through nginx
-reaches both processes within 1 s.
+reaches both processes through Redis (their caches would trust the key for an hour).
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def stack(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         backend.env(),
         trusted_proxies="127.0.0.1",
         webhooks_worker_enabled="false",  # the `worker` service delivers, as in compose
+        # A key change reaches the processes through Redis, never by cache expiry.
+        key_cache_ttl_seconds="3600",
     )
     migrated = subprocess.run(
         [str(ENTRYPOINT), "migrate"],
@@ -231,19 +233,16 @@ def test_an_mtls_key_works_through_nginx_only_with_its_certificate(
         assert plain.status_code == 201, plain.text
 
 
-def _refused_within(url: str, key: str, seconds: float) -> float | None:
+def _refused_after(url: str, key: str, timeout: float = 30) -> float:
+    """Seconds until `url` refuses `key`; fails the test after `timeout`."""
     start = time.monotonic()
-    while time.monotonic() - start <= seconds:
-        response = httpx.get(f"{url}/api/v1/api-keys/self", headers={"X-API-Key": key})
-        if response.status_code == 401:
-            return time.monotonic() - start
+    while httpx.get(f"{url}/api/v1/api-keys/self", headers={"X-API-Key": key}).status_code != 401:
+        assert time.monotonic() - start < timeout, f"{url} still accepts the revoked key"
         time.sleep(0.02)
-    return None
+    return time.monotonic() - start
 
 
-def test_a_revoke_through_nginx_reaches_both_processes_within_1s(
-    backend: Backend, stack: Stack
-) -> None:
+def test_a_revoke_through_nginx_reaches_both_processes(backend: Backend, stack: Stack) -> None:
     tenant = create_tenant(backend)
     key = create_api_key(backend, tenant, ["leads:read"])
     # Warm both processes' key caches: from here on neither reads the database for this key.
@@ -254,8 +253,7 @@ def test_a_revoke_through_nginx_reaches_both_processes_within_1s(
         revoked = http.delete(f"/api/v1/api-keys/{key.id}", headers=tenant.headers)
     assert revoked.status_code == 200, revoked.text
     for server in stack.upstreams:
-        took = _refused_within(server.url, key.key, 1.0)
-        assert took is not None, f"{server.url} still accepted the revoked key after 1 s"
+        took = _refused_after(server.url, key.key)
         print(f"revocation seen by {server.url} after {took * 1000:.0f} ms")
 
 

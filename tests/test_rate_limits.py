@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,19 +41,23 @@ LIMIT_HEADERS = (
 def test_limit_plus_one_gets_one_429_and_retry_after_is_right(
     backend: Backend, client: httpx.Client
 ) -> None:
-    tenant = create_tenant(backend)
-    # One request frees every 10 s: the 7-request burst fits in that with room to spare even on a
-    # loaded CI machine, so the counts below are exact.
+    # One request frees every 10 s: a 7-request burst within that gets exact counts. A machine
+    # too loaded to send it in 9 s gets another try with a fresh tenant and key.
     limit = 6
     interval = 60 / limit
-    key = create_api_key(backend, tenant, ["leads:write"], rate_limit_per_minute=limit)
-    started = time.monotonic()
-    responses = [
-        client.post("/api/v1/leads", json=unique_lead(), headers=key.headers)
-        for _ in range(limit + 1)
-    ]
-    elapsed = time.monotonic() - started
-    assert elapsed < interval - 1, "the burst must fit in one refill interval for exact counts"
+    for _attempt in range(3):
+        tenant = create_tenant(backend)
+        key = create_api_key(backend, tenant, ["leads:write"], rate_limit_per_minute=limit)
+        started = time.monotonic()
+        responses = [
+            client.post("/api/v1/leads", json=unique_lead(), headers=key.headers)
+            for _ in range(limit + 1)
+        ]
+        elapsed = time.monotonic() - started
+        if elapsed < interval - 1:
+            break
+    else:
+        pytest.fail("no burst of 7 requests fitted in one refill interval (9 s)")
     statuses = [r.status_code for r in responses]
     assert statuses == [201] * limit + [429]
     # Remaining counts down 5 … 0; every response carries the same policy.

@@ -55,8 +55,8 @@ def test_three_processes_share_one_limit(backend: Backend, tmp_path: Path) -> No
     tenant = create_tenant(backend)
     results = []
     env = leadgate_env(backend.env(), access_log="false")
-    with servers(env, 3, tmp_path) as started:
-        urls = [server.url for server in started]
+    with servers(env, 3, tmp_path) as running:
+        urls = [server.url for server in running]
         # Warm each process (pools, script cache) with another key.
         for url in urls:
             for _ in range(5):

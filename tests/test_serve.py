@@ -41,7 +41,7 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
         banner = server.stdout.readline() if server.stdout else ""
         assert f"http://127.0.0.1:{port}" in banner
         url = f"http://127.0.0.1:{port}"
-        wait_until_up(url, server)  # type: ignore[arg-type]
+        wait_until_up(url, server)
         # The SnapCRM seed's cURL example with the host changed and the demo key.
         body = {"firstName": "Jane", "lastName": "Smith", "email": "jane@example.com"}
         headers = {"X-API-Key": key.group(1)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,10 +14,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from leadgate.api_keys.service import revoke_api_key
 from leadgate.events.service import EVENT_TYPES
 from leadgate.models import (
-    ApiKey,
     AuditEvent,
     Event,
     WebhookAttempt,
@@ -25,12 +23,10 @@ from leadgate.models import (
     WebhookEndpoint,
     utcnow,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, Cli
 from tests.factories import (
-    ACTOR,
     TenantInfo,
     count_rows,
-    create_api_key,
     create_tenant,
     unique_lead,
     update_row,
@@ -361,6 +357,7 @@ def test_endpoint_failing_for_the_whole_span_is_disabled_and_resumes_when_enable
             e for e in fetch_audit(backend, tenant) if e.action == "webhook_endpoint.disabled"
         ]
         assert audit.target_id == endpoint["id"]
+        assert audit.after is not None
         assert "every attempt failed" in audit.after["disabledReason"]
         time.sleep(0.3)
         assert len(receiver.received()) == 1  # a disabled endpoint's retries wait
@@ -566,7 +563,7 @@ def test_replay_errors_write_nothing(
 def test_events_list_pages_newest_first(backend: Backend, client: httpx.Client) -> None:
     tenant = create_tenant(backend)
     leads = [create_lead(client, tenant) for _ in range(3)]
-    only_leads = {"limit": 2, "type": "lead.created"}
+    only_leads: dict[str, str | int] = {"limit": 2, "type": "lead.created"}
     page = client.get("/api/v1/events", params=only_leads, headers=tenant.headers).json()
     assert page["hasMore"] is True
     assert [e["data"]["id"] for e in page["data"]] == [leads[2]["id"], leads[1]["id"]]
@@ -603,116 +600,13 @@ def test_deliveries_page(backend: Backend, client: httpx.Client, receiver: Recei
     assert client.get(path, headers=other.headers).status_code == 404
 
 
-# --- authentication and scopes ---------------------------------------------------------------
-
-ROUTES = [
-    ("POST", "/api/v1/webhook-endpoints", "webhooks:write", 201),
-    ("GET", "/api/v1/webhook-endpoints", "webhooks:read", 200),
-    ("GET", "/api/v1/webhook-endpoints/{endpoint}", "webhooks:read", 200),
-    ("PATCH", "/api/v1/webhook-endpoints/{endpoint}", "webhooks:write", 200),
-    ("POST", "/api/v1/webhook-endpoints/{endpoint}/rotate-secret", "webhooks:write", 200),
-    ("POST", "/api/v1/webhook-endpoints/{endpoint}/test", "webhooks:write", 200),
-    ("GET", "/api/v1/webhook-endpoints/{endpoint}/deliveries", "webhooks:read", 200),
-    ("DELETE", "/api/v1/webhook-endpoints/{endpoint}", "webhooks:write", 204),
-    ("GET", "/api/v1/event-types", "webhooks:read", 200),
-    ("GET", "/api/v1/events", "webhooks:read", 200),
-    ("POST", "/api/v1/events/{event}/replay", "webhooks:write", 202),
-]
-
-
-@pytest.mark.parametrize(("method", "template", "scope", "success"), ROUTES)
-def test_auth_matrix(
-    backend: Backend,
-    client: httpx.Client,
-    receiver: Receiver,
-    method: str,
-    template: str,
-    scope: str,
-    success: int,
-) -> None:
-    tenant = create_tenant(backend)
-    endpoint = make_endpoint(client, tenant, receiver.url)
-    create_lead(client, tenant)
-    receiver.wait_for(1)
-    event_id = receiver.received()[0].webhook_id
-    path = template.format(endpoint=endpoint["id"], event=event_id)
-    body = {"url": receiver.url} if method in ("POST", "PATCH") and "{" not in template else None
-    if method == "PATCH":
-        body = {"description": "changed"}
-
-    def call(headers: dict[str, str]) -> httpx.Response:
-        return client.request(method, path, json=body, headers=headers)
-
-    def state() -> tuple[int, int, int, int]:
-        return (
-            count_rows(backend, WebhookEndpoint, tenant.id),
-            count_rows(backend, WebhookDelivery, tenant.id),
-            count_rows(backend, Event, tenant.id),
-            count_rows(backend, AuditEvent, tenant.id, target_type="webhook_endpoint"),
-        )
-
-    # Every key is made before the snapshot: issuing and revoking keys emit api_key.* events
-    # (and deliveries to this all-events endpoint) of their own.
-    revoked = create_api_key(backend, tenant, [scope])
-    backend.transaction(
-        lambda s: revoke_api_key(s, tenant_id=tenant.id, key_id=revoked.id, actor=ACTOR)
-    )
-    expired = create_api_key(backend, tenant, [scope])
-    update_row(backend, ApiKey, expired.id, expires_at=utcnow() - timedelta(minutes=1))
-    wrong_scope = create_api_key(
-        backend,
-        tenant,
-        ["leads:write", "webhooks:read" if scope == "webhooks:write" else "leads:read"],
-    )
-    right = create_api_key(backend, tenant, [scope])
-    stranger = create_tenant(backend)
-    settle = _wait_settled(backend, tenant.id, state)
-
-    before = settle
-    assert call({}).status_code == 401
-    assert call({"X-API-Key": "lg_" + "x" * 38}).json()["error"] == "invalid_api_key"
-    assert call(revoked.headers).status_code == 401
-    assert call(expired.headers).json()["error"] == "api_key_expired"
-    forbidden = call(wrong_scope.headers)
-    assert forbidden.status_code == 403
-    assert forbidden.json()["requiredScope"] == scope
-    if "{" in template:
-        foreign = call(stranger.headers)
-        assert foreign.status_code == 404
-        assert foreign.json()["error"] == "not_found"
-    assert state() == before
-
-    response = call(right.headers)
-    assert response.status_code == success, response.text
-
-
-def _wait_settled(
-    backend: Backend, tenant_id: str, state: Callable[[], tuple[int, int, int, int]]
-) -> tuple[int, int, int, int]:
-    """The counts once the in-process worker has fanned out every event already written."""
-    for _ in range(200):
-        if count_rows(backend, Event, tenant_id, dispatched_at=None) == 0:
-            return state()
-        time.sleep(0.05)
-    raise AssertionError("the webhook worker did not dispatch the setup's events")
-
-
 # --- CLI -------------------------------------------------------------------------------------
 
 
 def test_cli_lists_and_tests_endpoints(
-    backend: Backend, client: httpx.Client, receiver: Receiver
+    backend: Backend, client: httpx.Client, receiver: Receiver, cli: Cli
 ) -> None:
     import json
-
-    from typer.testing import CliRunner
-
-    from leadgate.cli import app
-
-    runner = CliRunner()
-
-    def cli(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, list(args), env=backend.env(), catch_exceptions=False)
 
     tenant = create_tenant(backend)
     assert "(no webhook endpoints)" in cli("webhooks", "list", "--tenant", tenant.slug).stdout

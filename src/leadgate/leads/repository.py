@@ -80,9 +80,14 @@ class LeadRepository(TenantScopedRepository):
 
     async def page(
         self, filters: LeadFilters, *, after: Position | None, limit: int
-    ) -> Sequence[Lead]:
-        """Live leads newest first, strictly after `after`: keyset paging, stable under inserts."""
-        statement = self._scoped(Lead).where(Lead.deleted_at.is_(None))
+    ) -> list[dict[str, Any]]:
+        """Live leads newest first, strictly after `after`: keyset paging, stable under inserts.
+        Rows as column values, not ORM objects: a page is only read (no identity map to fill)."""
+        statement = (
+            sa.select(*cast(sa.Table, Lead.__table__).columns)
+            .where(self._tenant_filter(Lead))
+            .where(Lead.deleted_at.is_(None))
+        )
         if filters.status is not None:
             statement = statement.where(Lead.status == filters.status)
         if filters.team_id is not None:
@@ -122,7 +127,7 @@ class LeadRepository(TenantScopedRepository):
                 )
             )
         statement = statement.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
-        return (await self.session.execute(statement)).scalars().all()
+        return [dict(row._mapping) for row in await self.session.execute(statement)]
 
     async def purge_deleted(self, before: datetime) -> int:
         """Removes leads soft-deleted before `before` (their tag links go by cascade)."""

@@ -456,8 +456,8 @@ async def page_of_leads(
     limit: int,
 ) -> list[LeadOut]:
     rows = await LeadRepository(session, tenant_id).page(filters, after=after, limit=limit)
-    tags = await TagRepository(session, tenant_id).tags_of([row.id for row in rows])
-    return [lead_out(_row_values(row), tags.get(row.id, [])) for row in rows]
+    tags = await TagRepository(session, tenant_id).tags_of([row["id"] for row in rows])
+    return [lead_out(row, tags.get(row["id"], [])) for row in rows]
 
 
 # --- change ----------------------------------------------------------------------------------
@@ -667,7 +667,10 @@ def _row_values(lead: Lead) -> dict[str, Any]:
 
 
 def lead_out(values: dict[str, Any], tags: list[Tag]) -> LeadOut:
-    return LeadOut(
+    """The API's view of a lead row. Built without validation (`model_construct`): every value
+    comes from a row, or from a `LeadCreate` on its way to one, already checked; validating it
+    again cost a tenth of a list page's CPU."""
+    return LeadOut.model_construct(
         id=values["id"],
         first_name=values["first_name"],
         last_name=values["last_name"],
@@ -682,10 +685,10 @@ def lead_out(values: dict[str, Any], tags: list[Tag]) -> LeadOut:
         zipcode=values["zipcode"],
         country=values["country"],
         status=values["status"],
-        tags=[TagOut(id=t.id, name=t.name, color=t.color) for t in tags],
+        tags=[TagOut.model_construct(id=t.id, name=t.name, color=t.color) for t in tags],
         custom_fields=values["custom_fields"] or {},
         team_id=values["team_id"],
-        created_by=CreatedBy(**values["created_by"]),
+        created_by=CreatedBy.model_construct(**values["created_by"]),
         request_source=values["request_source"],
         created_at=values["created_at"],
         updated_at=values["updated_at"],

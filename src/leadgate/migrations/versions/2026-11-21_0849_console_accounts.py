@@ -1,7 +1,7 @@
 """Console accounts: sessions, failed sign-ins (throttling) and team invitations.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-21 08:49:09.731165
 """
 

@@ -1,7 +1,7 @@
 """Usage counters (per key, hour, route, status class) and console notices.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-21 09:00:00
 """
 

@@ -1,8 +1,8 @@
 """Webhooks: endpoints, deliveries, attempts; events.dispatched_at for the outbox worker.
 
 Revision ID: 0004
-Revises: 0001
-Create Date: 2026-11-21 08:49:32.093022
+Revises: 0003
+Create Date: 2026-11-21 09:01:00
 """
 
 from collections.abc import Sequence

@@ -1,8 +1,8 @@
 """Leads API: idempotency records; an index for purging soft-deleted leads.
 
 Revision ID: 0005
-Revises: 0001
-Create Date: 2026-11-21 08:50:05.446238
+Revises: 0004
+Create Date: 2026-11-21 09:02:00
 """
 
 from collections.abc import Sequence
