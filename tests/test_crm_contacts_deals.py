@@ -228,7 +228,7 @@ def test_failed_conversion_writes_nothing(backend: Backend, client: httpx.Client
         headers=tenant.headers,
     ).json()
     lost = client.post("/api/v1/leads", json=unique_lead(status="lost"), headers=tenant.headers)
-    narrow = create_api_key(backend, tenant, ["leads:write", "leads:read", "contacts:write"])
+    narrow = create_api_key(backend, tenant, ["contacts:write"])
     fresh = client.post("/api/v1/leads", json=unique_lead(), headers=tenant.headers).json()
     before = len(fetch_rows(backend, Event, tenant.id))
     for lead_id, body, headers, status, code in (
@@ -466,7 +466,7 @@ ROUTES = [
     ("POST", "/api/v1/contacts", {"firstName": "New", "lastName": "Person"}, "contacts:write"),
     ("PATCH", "/api/v1/contacts/{contact}", {"title": "X"}, "contacts:write"),
     ("DELETE", "/api/v1/contacts/{contact}", None, "contacts:write"),
-    ("POST", "/api/v1/leads/{lead}/convert", {}, "leads:write"),
+    ("POST", "/api/v1/leads/{lead}/convert", {}, "contacts:write"),
     ("GET", "/api/v1/leads/{lead}/conversion", None, "leads:read"),
     ("GET", "/api/v1/pipelines", None, "deals:read"),
     ("GET", "/api/v1/pipelines/{pipeline}", None, "deals:read"),
@@ -510,8 +510,7 @@ def test_auth_matrix(
     url = path.format(**ids)
     wrong_scope = scope.replace(":write", ":read") if scope.endswith(":write") else "tags:read"
     wrong = create_api_key(backend, tenant, [wrong_scope])
-    granted = [scope, "contacts:write"] if "convert" in path else [scope]
-    right = create_api_key(backend, tenant, granted)
+    right = create_api_key(backend, tenant, [scope])
     expired = create_api_key(backend, tenant, [scope])
     update_row(backend, ApiKey, expired.id, expires_at=utcnow() - timedelta(minutes=1))
 

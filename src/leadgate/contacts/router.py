@@ -25,7 +25,7 @@ from leadgate.contacts.schemas import (
 )
 from leadgate.db import Session
 from leadgate.idempotency.route import IdempotentRoute
-from leadgate.leads.auth import LeadsRead, LeadsWrite
+from leadgate.leads.auth import LeadsRead
 from leadgate.openapi import request_body
 from leadgate.payload import read_payload
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
@@ -166,11 +166,12 @@ async def delete_contact(
 async def convert_lead(
     request: Request,
     lead_id: str,
-    principal: LeadsWrite,
+    principal: ContactsWrite,
     session: Session,
     on_duplicate: OnDuplicate = None,
 ) -> LeadConverted:
-    """Needs `leads:write` and `contacts:write` (and `deals:write` with a `deal`). The contact
+    """Needs `contacts:write` (and `deals:write` with a `deal`): converting is a contact write,
+    and the lead's status change is part of it. The contact
     takes the lead's fields and keeps its id (`leadId`); the lead becomes `converted`. 409
     `lead_already_converted`, `invalid_status_transition` (a lost lead) or `duplicate_contact`
     write nothing."""

@@ -270,11 +270,11 @@ async def convert_lead(
 ) -> LeadConverted:
     """The lead becomes a contact (its fields, team and custom fields), and a deal for that
     contact when `deal` is given; the lead's status becomes `converted`. All or nothing."""
-    for scope in ("contacts:write", *(("deals:write",) if data.deal is not None else ())):
-        if scope not in principal.scopes:
-            raise InsufficientScope(
-                f"Converting a lead needs the '{scope}' scope.", extra={"requiredScope": scope}
-            )
+    if data.deal is not None and "deals:write" not in principal.scopes:
+        raise InsufficientScope(
+            "Converting a lead with a deal needs the 'deals:write' scope.",
+            extra={"requiredScope": "deals:write"},
+        )
     lead = await leads.get_lead(session, principal, lead_id)
     if await ContactRepository(session, principal.tenant_id).of_lead(lead.id) is not None:
         raise LeadAlreadyConverted(f"Lead {lead.id} was already converted.")
