@@ -1,6 +1,7 @@
 # leadgate — the two commands of the README, and what CI runs.
 #   make run    creates .venv, installs, migrates ./data/leadgate.db, provisions a demo tenant
-#               (printing its key on first run) and serves on http://127.0.0.1:8000
+#               (printing its key on first run) and serves on http://127.0.0.1:8000, each tenant
+#               at http://<slug>.localtest.me:8000 (`make run PORT=3001`: every printed URL follows)
 #   make test   installs what the tests need (Python packages, Debian's chromium) and runs them
 #               (SQLite; PostgreSQL + Redis when up)
 

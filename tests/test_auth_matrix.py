@@ -83,6 +83,9 @@ class World:
     def new_endpoint(self) -> str:
         return str(self.post("/api/v1/webhook-endpoints", self.endpoint_body())["id"])
 
+    def new_team(self) -> str:
+        return str(self.post("/api/v1/teams", {"name": f"Team {uid()}"})["id"])
+
     def new_key(self) -> str:
         # Only keys:write: the key managing it (`only["keys:write"]`) is no narrower.
         return create_api_key(self.backend, self.tenant, ["keys:write"]).id
@@ -173,6 +176,14 @@ def endpoint(world: World) -> dict[str, str]:
 
 def fresh_endpoint(world: World) -> dict[str, str]:
     return {"endpoint_id": world.new_endpoint()}
+
+
+def team(world: World) -> dict[str, str]:
+    return {"team_id": world.ids["team"]}
+
+
+def fresh_team(world: World) -> dict[str, str]:
+    return {"team_id": world.new_team()}
 
 
 def event(world: World) -> dict[str, str]:
@@ -286,6 +297,13 @@ ROUTES: list[Route] = [
         target=endpoint,
     ),
     Route("GET", "/api/v1/event-types", "webhooks:read"),
+    # teams and the workspace's members
+    Route("GET", "/api/v1/teams", "leads:read"),
+    Route("POST", "/api/v1/teams", "keys:write", body=named("Team")),
+    Route("GET", "/api/v1/teams/{team_id}", "leads:read", target=team),
+    Route("PATCH", "/api/v1/teams/{team_id}", "keys:write", body=named("Team"), target=team),
+    Route("DELETE", "/api/v1/teams/{team_id}", "keys:write", target=fresh_team),
+    Route("GET", "/api/v1/users", "users:read"),
     Route("GET", "/api/v1/events", "webhooks:read"),
     Route(
         "POST",
@@ -557,6 +575,7 @@ def world(backend: Backend) -> Iterator[World]:
             tag=world.new_tag(),
             key=world.new_key(),
             endpoint=world.new_endpoint(),
+            team=world.new_team(),
         )
         pipelines = world.http.get("/api/v1/pipelines", headers=world.full.headers).json()
         world.ids.update(

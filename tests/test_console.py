@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -523,7 +524,10 @@ def test_developers_page_fills_in_the_tenants_url(backend: Backend) -> None:
     account = sign_up(backend)
     page = account.client.get("/console/developers")
     assert page.status_code == 200
-    api = f"http://{account.slug}.localtest.me/api/v1"
+    # The public URL's port (which `leadgate serve` sets to its own): a URL that answers.
+    port = urlsplit(backend.settings.public_url).port
+    assert port is not None
+    api = f"http://{account.slug}.localtest.me:{port}/api/v1"
     assert f'value="{api}"' in page.text
     for sample in ("curl -X POST", "import httpx", "fetch(", "curl_init", 'href="/docs"'):
         assert sample in page.text

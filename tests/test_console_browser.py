@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ def test_sign_up_generate_copy_use_revoke_and_audit(backend: Backend, browser: B
         context.close()
     assert problems == []  # no CSP violations, no script errors
     if shots.enabled:
-        assert len(shots.taken) == 2 * 21
+        assert len(shots.taken) == 2 * 22
 
 
 def _journey(backend: Backend, page: Page, shots: Shots) -> None:
@@ -260,12 +261,18 @@ def _journey(backend: Backend, page: Page, shots: Shots) -> None:
         shots("webhooks")
 
     # The other pages, for the screenshots and a look at each.
-    page.get_by_role("link", name="Team").click()
+    page.get_by_role("link", name="People").click()
     page.get_by_role("button", name="Create invitation link").click()
     expect(page.locator("#invite-link")).to_have_value(re.compile(r"/console/invitations/"))
     shots("team")
+    page.get_by_role("link", name="Teams").click()
+    page.get_by_label("New team").fill("East")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.locator("tr[data-team-id]")).to_have_count(1)
+    shots("teams")
     page.get_by_role("link", name="Developers").click()
-    expect(page.locator("#base-url")).to_have_value(f"http://{slug}.localtest.me/api/v1")
+    port = urlsplit(backend.settings.public_url).port  # the port the public URL answers on
+    expect(page.locator("#base-url")).to_have_value(f"http://{slug}.localtest.me:{port}/api/v1")
     shots("developers")
     page.get_by_role("link", name="Grace Hopper").click()
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
@@ -300,7 +307,10 @@ def test_a_user_in_two_workspaces_switches_between_them(backend: Backend, browse
         page.get_by_role("button", name="Switch").click()
         expect(page.get_by_text("create leads in First Firm")).to_be_visible()
         page.get_by_role("link", name="Developers").click()
-        expect(page.locator("#base-url")).to_have_value("http://first-firm.localtest.me/api/v1")
+        port = urlsplit(backend.settings.public_url).port
+        expect(page.locator("#base-url")).to_have_value(
+            f"http://first-firm.localtest.me:{port}/api/v1"
+        )
     finally:
         context.close()
     assert problems == []

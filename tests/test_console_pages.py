@@ -453,15 +453,22 @@ def test_webhook_endpoints_tester_deliveries_and_replay(backend: Backend) -> Non
         # The tester sends the chosen type's sample and shows both sides.
         path = f"/console/webhooks/{endpoint_id}"
         owner.get(path)
-        tested = owner.post(path + "/test", {"event_type": "lead.created"})
+        sent = owner.post(path + "/test", {"event_type": "lead.created"})
+        assert sent.status_code == 303  # post/redirect/get: a reload shows the same result
+        assert sent.headers["location"].startswith(f"{path}?tested=whd_")
+        tested = owner.follow(sent)
         assert tested.status_code == 200
         assert 'data-tester-result="ok"' in tested.text
         assert "webhook-signature" in tested.text
         assert "jane@example.com" in tested.text
         assert "{&#34;received&#34;: true}" in tested.text
+        assert '<option value="lead.created" selected>' in tested.text
         (request,) = receiver.wait_for(1)
         assert request.json["type"] == "lead.created"
         assert request.json["data"]["email"] == "jane@example.com"
+        # The request shown is the one sent, signature included.
+        assert request.headers["webhook-signature"] in tested.text
+        assert owner.get(sent.headers["location"]).text.count("webhook-signature") == 1
         receiver.verify_all(secret.group(1))
         assert owner.post(path + "/test", {"event_type": "nope"}).status_code == 400
 

@@ -293,10 +293,14 @@ def _doc_block(language: str) -> str:
 
 def test_the_documented_pattern_finds_fresh_keys_and_not_mutated_ones() -> None:
     pattern = re.compile(_doc_block("regex"))
-    assert pattern.pattern == key_pattern("lg")  # the doc and the code agree
+    assert pattern.pattern == key_pattern()  # the doc and the code agree
     namespace: dict[str, Any] = {}
     exec(_doc_block("python"), namespace)  # the documented checksum check
     looks_like_a_leadgate_key = namespace["looks_like_a_leadgate_key"]
+    for prefix in ("snap", "hcrm", "lx", "abcdefghijkl"):  # every prefix a tenant may choose
+        other = generate_api_key(prefix).plaintext
+        assert pattern.search(f"token={other}")
+        assert looks_like_a_leadgate_key(other)
     for _ in range(50):
         key = generate_api_key("lg").plaintext
         assert pattern.search(f"config = {{'token': '{key}'}}")
@@ -306,7 +310,9 @@ def test_the_documented_pattern_finds_fresh_keys_and_not_mutated_ones() -> None:
         mutated = {
             "short": key[:-1],
             "long": key + "x",
-            "other prefix": "lx_" + body,
+            "one-letter prefix": "l_" + body,
+            "upper-case prefix": "LG_" + body,
+            "prefix too long": "abcdefghijklm_" + body,
             "non-base62": key[:20] + "-" + key[21:],
         }
         for what, candidate in mutated.items():

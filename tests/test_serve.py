@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -38,8 +39,11 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        banner = server.stdout.readline() if server.stdout else ""
-        assert f"http://127.0.0.1:{port}" in banner
+        banner = [server.stdout.readline() if server.stdout else "" for _ in range(5)]
+        assert f"http://127.0.0.1:{port}" in banner[0]
+        # The banner names the console and the tenants' own addresses, port included.
+        assert any(f"http://127.0.0.1:{port}/console" in line for line in banner), banner
+        assert any(f"http://demo.localtest.me:{port}" in line for line in banner), banner
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, server)
         # The SnapCRM seed's cURL example with the host changed and the demo key.
@@ -56,6 +60,13 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
             headers=headers,
         )
         assert full.status_code == 201
+        # The demo tenant's own address, as the banner prints it (localtest.me is 127.0.0.1).
+        on_subdomain = httpx.post(
+            f"{url}/api/leads/intake",
+            json=seed_lead(email="sub@example.com", firstName="Sub"),
+            headers={**headers, "Host": f"demo.localtest.me:{port}"},
+        )
+        assert on_subdomain.status_code == 201, on_subdomain.text
     finally:
         server.terminate()
         _, errors = server.communicate(timeout=20)
@@ -63,12 +74,18 @@ def test_embedded_default_serves_the_seed_example(tmp_path: Path) -> None:
     assert server.returncode in (0, -15)
     assert "Traceback" not in errors
     assert key.group(1) not in errors
-    assert '"path":"/api/v1/leads"' in errors
+    # Development logs are readable lines (JSON is the production default).
+    assert "path=/api/v1/leads" in errors
+    assert '"path":' not in errors
 
     again = subprocess.run(
         [LEADGATE, "tenant", "demo"], env=env, check=True, capture_output=True, text=True
     )
     assert "exists" in again.stdout
+    # The hint names the command as it was run, so it can be pasted as it is.
+    hint = re.search(r"New key: (\S+) keys create", again.stdout)
+    assert hint is not None, again.stdout
+    assert shutil.which(hint.group(1)) or Path(hint.group(1)).exists(), hint.group(1)
 
 
 def test_migrations_downgrade_and_upgrade_again(tmp_path: Path) -> None:

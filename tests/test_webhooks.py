@@ -194,7 +194,8 @@ def test_event_type_catalogue(backend: Backend, client: httpx.Client) -> None:
     assert [t["type"] for t in catalogue] == list(EVENT_TYPES)
     assert set(EVENT_TYPES) == {
         "lead.created", "lead.updated", "lead.deleted", "api_key.created", "api_key.rolled",
-        "api_key.revoked", "api_key.expiring", "usage.threshold_reached", "webhook.test",
+        "api_key.revoked", "api_key.expiring", "team.created", "team.renamed", "team.deleted",
+        "usage.threshold_reached", "webhook.test",
         "contact.created", "contact.updated", "contact.deleted", "lead.converted",
         "deal.created", "deal.updated", "deal.won", "deal.lost", "deal.deleted",
         "activity.created", "activity.updated", "automation.triggered",

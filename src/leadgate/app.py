@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from leadgate import __version__, housekeeping
+from leadgate.aliases import CANONICAL, PathAliases
 from leadgate.api_keys.authenticator import Authenticator
 from leadgate.api_keys.cache import KeyCache
 from leadgate.api_keys.last_used import KeyUsageRecorder
@@ -36,9 +37,11 @@ from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
 from leadgate.tags.router import router as tags_router
+from leadgate.teams.router import router as teams_router
 from leadgate.usage.alerts import UsageAlerts
 from leadgate.usage.recorder import UsageRecorder
 from leadgate.usage.router import router as usage_router
+from leadgate.users.router import router as users_router
 from leadgate.webhooks.router import router as webhooks_router
 from leadgate.webhooks.worker import WebhookWorker
 
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(Exception, _unhandled)
     install_openapi(app)
+    app.add_middleware(PathAliases)  # inside the request context: rewrites an alias before routing
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -150,23 +154,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log_enabled=settings.access_log,
     )
 
-    # /api/v1 is the API; /api without a version is its alias (the HREF seed's URLs).
-    app.include_router(leads_router, prefix="/api/v1")
-    app.include_router(leads_router, prefix="/api", include_in_schema=False)
-    for router in (api_keys_router, audit_router):
-        app.include_router(router, prefix="/api/v1")
-        app.include_router(router, prefix="/api", include_in_schema=False)
-
+    # Every route once, under /api/v1; the seeds' other paths (/api/…, /v1/…, Snappy's
+    # /public-api/v2/authentication/apiKeys, trailing slashes) are aliases (leadgate/aliases.py).
+    for router in (
+        leads_router,
+        api_keys_router,
+        audit_router,
+        usage_router,
+        webhooks_router,
+        tags_router,
+        teams_router,
+        users_router,
+        *crm_routers,
+    ):
+        app.include_router(router, prefix=CANONICAL)
+    app.router.redirect_slashes = False  # PathAliases serves trailing slashes; no redirect
     install_console(app)
-    app.include_router(usage_router, prefix="/api/v1")
-    app.include_router(usage_router, prefix="/api", include_in_schema=False)
-    app.include_router(webhooks_router, prefix="/api/v1")
-    app.include_router(webhooks_router, prefix="/api", include_in_schema=False)
-    app.include_router(tags_router, prefix="/api/v1")
-    app.include_router(tags_router, prefix="/api", include_in_schema=False)
-    for router in crm_routers:
-        app.include_router(router, prefix="/api/v1")
-        app.include_router(router, prefix="/api", include_in_schema=False)
 
     static_dir = files("leadgate") / "static"
     app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -33,6 +33,9 @@ class LogFormat(StrEnum):
     console = "console"
 
 
+DEVELOPMENT_BASE_DOMAIN = "localtest.me"
+
+
 class Settings(BaseSettings):
     """Every setting of a leadgate deployment. `docs/operations.md` lists them for operators."""
 
@@ -74,7 +77,8 @@ class Settings(BaseSettings):
     )
     base_domain: str | None = Field(
         None,
-        description="Base domain for tenant subdomains: `acme.<base_domain>` is tenant `acme`.",
+        description="Base domain for tenant subdomains: `acme.<base_domain>` is tenant `acme`. "
+        "Default: `localtest.me` in development (empty turns it off), none elsewhere.",
     )
     default_phone_region: str = Field(
         "US", description="Region for phone numbers given without a country code."
@@ -121,13 +125,16 @@ class Settings(BaseSettings):
         description="`Retry-After` of the 503 `service_unavailable` answered while the database "
         "cannot be reached.",
     )
-    access_log: bool = Field(True, description="Write one JSON line per request to stderr.")
+    access_log: bool = Field(
+        True, description="Write one line per request to stderr (in LEADGATE_LOG_FORMAT)."
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: LogFormat = Field(
         LogFormat.json,
-        description="json: one JSON object per line (for log shippers); console: readable lines "
-        "for a terminal. Either way each line made while serving a request carries its "
-        "`request_id` and `tenant_id`.",
+        description="json: one JSON object per line (for log shippers; the default outside "
+        "development); console: readable lines for a terminal (the development default). "
+        "Either way each line made while serving a request carries its `request_id` and "
+        "`tenant_id`.",
     )
     graceful_timeout_seconds: int = Field(
         30,
@@ -232,6 +239,18 @@ class Settings(BaseSettings):
         if not value:
             return None
         return value.strip(".").lower() or None
+
+    @model_validator(mode="after")
+    def _development_defaults(self) -> Settings:
+        """Development works as the HREF seed shows it out of the box: tenants at
+        `<slug>.localtest.me` (which resolves to 127.0.0.1) and readable log lines. Anything set
+        explicitly, even to empty, wins; other environments keep the plain defaults."""
+        if self.environment is Environment.development:
+            if "base_domain" not in self.model_fields_set:
+                self.base_domain = DEVELOPMENT_BASE_DOMAIN
+            if "log_format" not in self.model_fields_set:
+                self.log_format = LogFormat.console
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -122,7 +122,7 @@ class Authenticator:
         A malformed key or one whose checksum fails is refused before any storage lookup.
         """
         settings = self.settings
-        if not crypto.is_well_formed(plaintext, settings.key_prefix):
+        if not crypto.is_well_formed(plaintext):  # any prefix: keys outlive a prefix change
             raise InvalidApiKey(MISSING)
         secret_hash = crypto.hash_api_key(plaintext, settings.secret_bytes)
         key = self.cache.get(secret_hash)
@@ -233,7 +233,9 @@ def check_usable(key: VerifiedKey) -> None:
     if key.revoked_at is not None:
         raise InvalidApiKey("API key has been revoked.")
     if key.expires_at is not None and key.expires_at <= now:
-        raise ApiKeyExpired("API key has expired; create a new one or roll this one.")
+        raise ApiKeyExpired(
+            "API key has expired; roll it (it is renewed for its period) or create a new one."
+        )
 
 
 def check_client_certificate(request: Request, settings: Settings, key: VerifiedKey) -> None:

@@ -59,7 +59,7 @@ async def revoke_leaked_keys(
     working: set[str] = set()
     for token, secret_hash in hashes.items():
         record = records.get(secret_hash)
-        if record is None or not crypto.is_well_formed(token, settings.key_prefix):
+        if record is None or not crypto.is_well_formed(token):
             continue
         try:
             check_usable(record)

@@ -25,7 +25,8 @@ from leadgate.api_keys.schemas import (
 from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.auth.principal import Principal
 from leadgate.db import Session
-from leadgate.errors import InvalidSignature
+from leadgate.errors import InvalidSignature, NotFound
+from leadgate.models import ApiKey
 from leadgate.openapi import request_body
 from leadgate.payload import parse_json, read_body
 from leadgate.ratelimit.service import RateLimiter
@@ -90,7 +91,7 @@ async def create_api_key(request: Request, principal: KeysWrite, session: Sessio
 async def list_api_keys(principal: KeysRead, session: Session) -> ApiKeyList:
     """Every key of the tenant, newest first, revoked ones included. Never a secret."""
     keys = await service.list_api_keys(session, principal.tenant_id)
-    return ApiKeyList(data=[service.key_out(key) for key in keys])
+    return ApiKeyList(data=[service.key_out(key) for key in keys if _visible(principal, key)])
 
 
 @router.get("/api-keys/self", response_model=ApiKeySelf, summary="The calling key")
@@ -106,7 +107,17 @@ async def get_own_key(principal: AnyKey, session: Session) -> ApiKeySelf:
 
 @router.get("/api-keys/{key_id}", response_model=ApiKeyOut, summary="Get an API key")
 async def get_api_key(key_id: str, principal: KeysRead, session: Session) -> ApiKeyOut:
-    return service.key_out(await service.get_api_key(session, principal.tenant_id, key_id))
+    key = await service.get_api_key(session, principal.tenant_id, key_id)
+    if not _visible(principal, key):
+        raise NotFound(f"No API key {key_id}.")
+    return service.key_out(key)
+
+
+def _visible(principal: Principal, key: ApiKey) -> bool:
+    """A key limited to teams sees itself and the keys limited to its teams, no others."""
+    if principal.team_scope == ALL_TEAMS or key.id == principal.api_key_id:
+        return True
+    return key.team_scope != ALL_TEAMS and set(key.team_ids) <= set(principal.team_ids)
 
 
 @router.patch(

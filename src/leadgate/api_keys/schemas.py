@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from leadgate.api_keys.mtls import normalise_thumbprint
+from leadgate.api_keys.scopes import ALL_TEAMS
 from leadgate.schemas import RequestModel, ResponseModel, Timestamp
 
 KeyName = Annotated[str, StringConstraints(min_length=1, max_length=120)]
 AccountsScope = Literal["all-accounts", "specific-accounts"]
 MAX_GRACE_MINUTES = 10_080  # 7 days
+DEFAULT_PERMISSIONS = ("leads:write",)
 
 
 class AccountsAccess(RequestModel):
@@ -19,6 +29,13 @@ class AccountsAccess(RequestModel):
     ids: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
         default_factory=list, max_length=100
     )
+
+    @model_validator(mode="after")
+    def _ids_only_for_specific_teams(self) -> AccountsAccess:
+        # Snappy's documented example sends ids with "all-accounts"; they mean nothing there.
+        if self.scope == ALL_TEAMS:
+            self.ids = []
+        return self
 
 
 def _thumbprints(values: list[str] | None) -> list[str] | None:
@@ -38,7 +55,10 @@ class ApiKeyCreate(RequestModel):
     # Missing means the API default (90 days); an explicit null means the key never expires.
     expiration_in_days: int | None = 90
     enforce_mtls: bool = False
-    permissions: list[str] = Field(min_length=1, max_length=20)
+    # Left out: the least privilege that is still useful, pushing leads (docs/api-keys.md).
+    permissions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PERMISSIONS), min_length=1, max_length=20
+    )
     accounts_access: AccountsAccess | None = None
     rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
     monthly_quota: int | None = Field(None, ge=1)
@@ -87,6 +107,8 @@ class ApiKeyOut(ResponseModel):
     last_used_ip: str | None
     revoked_at: Timestamp | None
     tenant_id: str
+    company_id: str = Field(description="The tenant's id again, under Snappy's name for it.")
+    prefix: str = Field(description="The prefix the key's secret starts with.")
 
 
 class ApiKeyCreated(ApiKeyOut):

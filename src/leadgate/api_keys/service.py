@@ -34,7 +34,7 @@ from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.models import ApiKey, ApiKeySecret, utcnow
 from leadgate.settings import Settings
-from leadgate.tenants.repository import TeamRepository
+from leadgate.tenants.repository import TeamRepository, TenantRepository
 
 EXPIRY_WARNING = timedelta(days=7)
 
@@ -86,7 +86,7 @@ async def issue_api_key(
     if await repository.name_taken(name):
         raise Conflict(f"An API key named {name!r} already exists.", code="api_key_name_taken")
     now = utcnow()
-    generated = crypto.generate_api_key(settings.key_prefix)
+    generated = crypto.generate_api_key(await key_prefix_for(session, settings, tenant_id))
     key = ApiKey(
         id=new_id("key"),
         tenant_id=tenant_id,
@@ -94,6 +94,7 @@ async def issue_api_key(
         hint=generated.hint,
         scopes=sorted(set(scopes), key=ALL_SCOPES.index),
         expires_at=now + timedelta(days=expiration_in_days) if expiration_in_days else None,
+        expiration_days=expiration_in_days,
         rate_limit_per_minute=rate_limit_per_minute,
         monthly_quota=monthly_quota,
         enforce_mtls=enforce_mtls,
@@ -133,6 +134,17 @@ async def issue_api_key(
     )
     await emit(session, tenant_id, "api_key.created", key_public(key))
     return IssuedKey(key=key, plaintext=generated.plaintext)
+
+
+TENANT_PREFIX_SETTING = "keyPrefix"
+
+
+async def key_prefix_for(session: AsyncSession, settings: Settings, tenant_id: str) -> str:
+    """The prefix of keys issued now for a tenant: its own (`snap`, `hcrm`) if it has one, else
+    the deployment's. Keys issued earlier keep theirs and keep working."""
+    tenant = await TenantRepository(session).by_id(tenant_id)
+    own = tenant.settings.get(TENANT_PREFIX_SETTING) if tenant is not None else None
+    return own if isinstance(own, str) and own else settings.key_prefix
 
 
 _LIMITS_MESSAGE = (
@@ -354,7 +366,7 @@ async def roll_api_key(
     repository = ApiKeyRepository(session, tenant_id)
     now = utcnow()
     before = key_snapshot(key)
-    generated = crypto.generate_api_key(settings.key_prefix)
+    generated = crypto.generate_api_key(await key_prefix_for(session, settings, tenant_id))
     secret = ApiKeySecret(
         id=new_id("aks"),
         tenant_id=tenant_id,
@@ -370,6 +382,12 @@ async def roll_api_key(
     )
     key.hint = generated.hint
     key.updated_at = now
+    if key.expires_at is not None and key.expires_at <= now:
+        # An expired key rolled is renewed for the period it was issued for: the new secret
+        # works; the old ones work only for the grace, if one was asked for.
+        key.expires_at = now + timedelta(days=expiration_period(key))
+        key.expiring_notified_at = None
+        key.expired_recorded_at = None
     await audit.record(
         session,
         tenant_id=tenant_id,
@@ -389,6 +407,16 @@ async def roll_api_key(
     )
     invalidate_on_commit(session, key.id)
     return IssuedKey(key=key, plaintext=generated.plaintext)
+
+
+def expiration_period(key: ApiKey) -> int:
+    """Days a key was issued for; for keys issued before that was recorded, the issued period
+    closest to `expires_at - created_at`."""
+    if key.expiration_days:
+        return key.expiration_days
+    assert key.expires_at is not None
+    days = (key.expires_at - key.created_at).total_seconds() / 86_400
+    return min(EXPIRATION_DAYS, key=lambda option: abs(option - days))
 
 
 def key_status(key: ApiKey, now: datetime | None = None) -> Literal["active", "expired", "revoked"]:
@@ -424,6 +452,8 @@ def key_out(key: ApiKey) -> ApiKeyOut:
         last_used_ip=key.last_used_ip,
         revoked_at=key.revoked_at,
         tenant_id=key.tenant_id,
+        company_id=key.tenant_id,
+        prefix=key.hint.partition("_")[0],
     )
 
 

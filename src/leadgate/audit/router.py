@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from leadgate.api_keys.auth import KeysRead
 from leadgate.audit.schemas import AuditEventList, AuditEventOut
 from leadgate.audit.service import list_events
+from leadgate.auth.principal import Principal
 from leadgate.db import Session
 from leadgate.responses import ERROR_RESPONSES
+from leadgate.teams.auth import require_all_teams
+
+# The log covers every team's keys and teams: keys limited to teams are refused.
+AuditRead = Annotated[Principal, Depends(require_all_teams("keys:read"))]
 
 router = APIRouter(tags=["audit"], responses=ERROR_RESPONSES)
 
 
 @router.get("/audit-events", response_model=AuditEventList, summary="List audit events")
 async def list_audit_events(
-    principal: KeysRead,
+    principal: AuditRead,
     session: Session,
     api_key_id: Annotated[
         str | None, Query(alias="apiKeyId", max_length=40, description="Only this key's events.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from leadgate.cli import crm, db, keys, leads, secrets, serve, tenants, usage, webhooks
+from leadgate.cli import crm, db, keys, leads, secrets, serve, teams, tenants, usage, webhooks
 
 app = typer.Typer(help="leadgate: lead intake for CRMs, with a complete API-key lifecycle.")
 app.command()(serve.serve)
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(leads.app, name="leads")
+app.add_typer(teams.app, name="teams")
 app.add_typer(crm.automations_app, name="automations")
 app.add_typer(crm.reports_app, name="reports")
 

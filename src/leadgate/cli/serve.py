@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,16 +46,19 @@ def serve(
         fail("--ssl-keyfile and --ssl-ca-certs need --ssl-certfile")
     scheme = "https" if ssl_certfile else "http"
 
+    from leadgate.urls import serve_banner, serve_public_url
+
+    if not os.environ.get("LEADGATE_PUBLIC_URL"):
+        # Links and printed URLs name the address and port this server really answers on
+        # (the uvicorn processes read it from the environment they inherit).
+        os.environ["LEADGATE_PUBLIC_URL"] = serve_public_url(scheme, host, port)
     config = settings()
     from leadgate.logging import configure_logging
 
     configure_logging(config.log_level, json=config.log_format == "json")
     if workers > 1:
         _share_metrics_between_processes()
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-    typer.echo(f"leadgate is serving on {scheme}://{shown_host}:{port}")
-    typer.echo(f"  API explorer: {scheme}://{shown_host}:{port}/docs")
-    typer.echo(f"  OpenAPI:      {scheme}://{shown_host}:{port}/openapi.json")
+    typer.echo("\n".join(serve_banner(config)))
     sys.stdout.flush()
     uvicorn.run(
         "leadgate.asgi:app",

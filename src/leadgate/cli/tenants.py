@@ -13,6 +13,7 @@ from leadgate.schemas import iso_utc
 from leadgate.settings import Settings
 from leadgate.tenants.repository import TenantRepository
 from leadgate.tenants.service import provision_tenant
+from leadgate.urls import command_path
 
 app = typer.Typer(help="Tenants (companies / workspaces).")
 
@@ -32,12 +33,18 @@ def tenant_create(
     slug: Annotated[str, typer.Argument(help="Subdomain-safe id: a-z, 0-9, '-'.")],
     name: Annotated[str, typer.Option("--name", help="Display name.")],
     plan: Annotated[str, typer.Option(help="Plan name.")] = "free",
+    key_prefix: Annotated[
+        str | None,
+        typer.Option("--key-prefix", help="The tenant's own key prefix (snap, hcrm, …)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a tenant and its first key (every scope). The key is printed this once."""
 
     async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
-        provisioned = await provision_tenant(session, config, slug=slug, name=name, plan=plan)
+        provisioned = await provision_tenant(
+            session, config, slug=slug, name=name, plan=plan, key_prefix=key_prefix
+        )
         return {
             "tenant": tenant_json(provisioned.tenant),
             "apiKey": {"id": provisioned.first_key.key.id, "key": provisioned.first_key.plaintext},
@@ -79,7 +86,7 @@ def tenant_demo(slug: Annotated[str, typer.Option(help="Demo tenant slug.")] = "
     if key is None:
         typer.echo(
             f"Tenant '{slug}' exists; its first key was printed when it was created. "
-            f"New key: leadgate keys create --tenant {slug} --name NAME --scope leads:write"
+            f"New key: {command_path()} keys create --tenant {slug} --name NAME --scope leads:write"
         )
     else:
         typer.echo(f"Created tenant '{slug}'. Its API key, shown only this once:\n\n    {key}\n")
@@ -95,19 +102,32 @@ def tenant_update(
     phone_region: Annotated[
         str | None, typer.Option("--phone-region", help="Default phone region, e.g. GB.")
     ] = None,
+    key_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--key-prefix",
+            help="Prefix of keys issued from now on (snap, hcrm; '' for the deployment's). "
+            "Keys issued earlier keep theirs and keep working.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Change a tenant's settings."""
-    from leadgate.tenants.service import update_tenant
+    from leadgate.tenants.service import key_prefix_of, update_tenant
 
-    async def work(session: AsyncSession, _config: Settings) -> dict[str, Any]:
+    async def work(session: AsyncSession, config: Settings) -> dict[str, Any]:
         tenant = await update_tenant(
-            session, slug, duplicate_policy=duplicate_policy, phone_region=phone_region
+            session,
+            slug,
+            duplicate_policy=duplicate_policy,
+            phone_region=phone_region,
+            key_prefix=key_prefix,
         )
         return {
             **tenant_json(tenant),
             "duplicatePolicy": tenant.duplicate_policy,
             "phoneRegion": tenant.phone_region,
+            "keyPrefix": key_prefix_of(tenant) or config.key_prefix,
         }
 
     result = run(work)
@@ -115,5 +135,6 @@ def tenant_update(
         result,
         as_json,
         f"{result['slug']}: duplicate policy {result['duplicatePolicy']}, "
-        f"phone region {result['phoneRegion'] or '(deployment default)'}",
+        f"phone region {result['phoneRegion'] or '(deployment default)'}, "
+        f"key prefix {result['keyPrefix']}",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request
 
@@ -152,8 +152,10 @@ class SignedInVisitor:
 async def signed_in(request: Request, current: AnyVisitor) -> SignedInVisitor:
     if current.user is None or current.console_session is None:
         target = request.url.path
-        if request.url.query:
-            target += "?" + request.url.query
+        # Back to the same page after sign-in, but never with a key in the redirect.
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "api_key"]
+        if query:
+            target += "?" + urlencode(query)
         raise ConsoleRedirect("/console/sign-in?next=" + quote(target, safe=""))
     return SignedInVisitor(current, current.user, current.console_session)
 

@@ -89,7 +89,7 @@ class EditKeyForm(Form):
 
 
 class RollKeyForm(Form):
-    grace_period: str = "60"
+    grace_period: str = "0"  # at once, as the API and SmartLead do; a grace is opt-in
 
 
 class LeadStatusForm(Form):

@@ -54,10 +54,11 @@ async def _lead_filters(
         created_after=_day(query.get("from", ""), "from"),
         created_before=created_to + timedelta(days=1) if created_to else None,
         q=query.get("q") or None,
+        team_id=query.get("team") or None,
     )
 
 
-FILTER_NAMES = ("q", "status", "tag", "source", "from", "to")
+FILTER_NAMES = ("q", "status", "tag", "source", "from", "to", "team")
 
 
 @router.get("/leads", include_in_schema=False)

@@ -1,6 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, webhooks, contacts, deals, automations, reports), its
-page-shaped errors and its security headers.
+audit, developers, usage, leads, tags, teams, webhooks, contacts, deals, automations, reports),
+its page-shaped errors and its security headers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from leadgate.console import (
     members,
     reports,
     tags,
+    teams,
     usage,
     webhooks,
 )
@@ -28,8 +29,8 @@ from leadgate.console.rendering import FormInvalid, redirect, render
 from leadgate.console.security import SecurityHeadersMiddleware
 
 AREAS = (
-    accounts, keys, members, audit, developers, usage, leads, tags, webhooks, contacts, deals,
-    automations, reports,
+    accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, contacts,
+    deals, automations, reports,
 )  # fmt: skip
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

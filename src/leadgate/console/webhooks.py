@@ -20,6 +20,7 @@ from leadgate.web import get_settings
 from leadgate.webhooks import service as webhooks
 from leadgate.webhooks.delivery import new_client
 from leadgate.webhooks.schemas import EndpointCreate, EndpointUpdate
+from leadgate.webhooks.tester import stored_test_result
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
 
@@ -87,6 +88,13 @@ async def endpoint_page(
         context = await _endpoint_context(session, current, endpoint_id)
     except ApiError as error:
         raise page_error(error) from None
+    tested = request.query_params.get("tested")
+    if tested:
+        stored = await stored_test_result(
+            session, get_settings(request), current.tenant.id, endpoint_id, tested
+        )
+        if stored is not None:
+            context.update(result=stored.result, tester=TesterForm(event_type=stored.event_type))
     return render(request, "console/webhook.html", context)
 
 
@@ -162,8 +170,8 @@ async def test_endpoint(
             raise page_error(error) from None
         context = {**await _endpoint_context(session, current, endpoint_id), "tester": form}
         raise refuse(request, error, "console/webhook.html", context) from None
-    context = {**await _endpoint_context(session, current, endpoint_id), "tester": form}
-    return render(request, "console/webhook.html", {**context, "result": result})
+    # Post/redirect/get: the result is read back from the stored test, so a reload shows it.
+    return redirect(f"/console/webhooks/{endpoint_id}?tested={result.delivery_id}")
 
 
 @router.post("/webhooks/{endpoint_id}/replay", include_in_schema=False)

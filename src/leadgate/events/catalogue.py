@@ -47,6 +47,15 @@ _KEY: dict[str, Any] = {
     "lastUsedIp": None,
     "revokedAt": None,
     "tenantId": "ten_01m7ym8de036ed7v3s2yeb24g4",
+    "companyId": "ten_01m7ym8de036ed7v3s2yeb24g4",
+    "prefix": "lg",
+}
+_TEAM: dict[str, Any] = {
+    "id": "team_01m7ym8de47xf09erntk40q8gk",
+    "name": "East",
+    "createdAt": "2026-11-21T08:41:12.441Z",
+    "leadCount": 0,
+    "keyCount": 0,
 }
 
 _CONTACT: dict[str, Any] = {
@@ -149,6 +158,13 @@ CATALOGUE: tuple[EventType, ...] = (
         },
     ),
     EventType("api_key.expiring", "An API key expires soon (notice sent once).", _KEY),
+    EventType("team.created", "A team was created.", _TEAM),
+    EventType("team.renamed", "A team was renamed.", {**_TEAM, "previousName": "Eastern"}),
+    EventType(
+        "team.deleted",
+        "A team was deleted; its leads and keys moved to `movedTo` (null when it had none).",
+        {**_TEAM, "movedTo": "team_01m7ym8de47xf09erntk40q8gm", "leadsMoved": 12},
+    ),
     EventType(
         "usage.threshold_reached",
         "A key used its alert share (default 80%) of its per-minute limit or monthly quota; "

@@ -30,6 +30,8 @@ class ApiKey(TenantScoped, Base):
     hint: Mapped[str] = mapped_column(sa.String(24))
     scopes: Mapped[list[str]] = mapped_column(default=list)
     expires_at: Mapped[datetime | None]
+    # The period the key was issued for: rolling it once expired renews it for as long.
+    expiration_days: Mapped[int | None]
     rate_limit_per_minute: Mapped[int | None]
     monthly_quota: Mapped[int | None]
     enforce_mtls: Mapped[bool] = mapped_column(default=False)

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.db import TenantScopedRepository
-from leadgate.models import Team, Tenant
+from leadgate.models import Tenant
+from leadgate.teams.repository import TeamRepository
+
+__all__ = ["TeamRepository", "TenantRepository"]
 
 
 class TenantRepository:
@@ -29,22 +31,4 @@ class TenantRepository:
 
     async def list(self) -> Sequence[Tenant]:
         result = await self.session.execute(sa.select(Tenant).order_by(Tenant.created_at))
-        return result.scalars().all()
-
-
-class TeamRepository(TenantScopedRepository):
-    """Teams of one tenant."""
-
-    async def existing_ids(self, team_ids: Sequence[str]) -> set[str]:
-        if not team_ids:
-            return set()
-        result = await self.session.execute(self._scoped(Team).where(Team.id.in_(team_ids)))
-        return {team.id for team in result.scalars().all()}
-
-    async def add(self, team: Team) -> None:
-        self.session.add(team)
-        await self.session.flush()
-
-    async def list(self) -> Sequence[Team]:
-        result = await self.session.execute(self._scoped(Team).order_by(Team.name))
         return result.scalars().all()

@@ -8,17 +8,21 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadgate import crypto
 from leadgate.api_keys.cache import invalidate_on_commit
 from leadgate.api_keys.grantor import OPERATOR
 from leadgate.api_keys.repository import ApiKeyRepository
 from leadgate.api_keys.scopes import ALL_SCOPES
-from leadgate.api_keys.service import IssuedKey, issue_api_key
+from leadgate.api_keys.service import TENANT_PREFIX_SETTING, IssuedKey, issue_api_key
 from leadgate.db import is_unique_violation
 from leadgate.errors import Conflict, InvalidRequest, NotFound
 from leadgate.ids import new_id
-from leadgate.models import Team, Tenant, utcnow
+from leadgate.models import Tenant, utcnow
 from leadgate.settings import Settings
-from leadgate.tenants.repository import TeamRepository, TenantRepository
+from leadgate.teams.service import create_team
+from leadgate.tenants.repository import TenantRepository
+
+__all__ = ["create_team", "provision_tenant", "update_tenant"]
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_SLUGS = frozenset({"www", "api", "app", "console", "admin", "static", "docs", "mail"})
@@ -60,8 +64,11 @@ async def provision_tenant(
     name: str,
     plan: str = "free",
     created_by: dict[str, str] | None = None,
+    key_prefix: str | None = None,
 ) -> ProvisionedTenant:
     tenant = await create_tenant(session, slug=slug, name=name, plan=plan)
+    if key_prefix is not None:
+        set_key_prefix(tenant, key_prefix)
     actor = created_by or OPERATOR.actor
     first_key = await issue_api_key(
         session,
@@ -105,23 +112,13 @@ async def create_tenant(
     return tenant
 
 
-async def create_team(session: AsyncSession, *, tenant_id: str, name: str) -> Team:
-    team = Team(id=new_id("team"), tenant_id=tenant_id, name=name.strip(), created_at=utcnow())
-    try:
-        await TeamRepository(session, tenant_id).add(team)
-    except sa.exc.IntegrityError as error:
-        if is_unique_violation(error):
-            raise Conflict(f"A team named {name!r} already exists.") from None
-        raise  # pragma: no cover
-    return team
-
-
 async def update_tenant(
     session: AsyncSession,
     slug: str,
     *,
     duplicate_policy: str | None = None,
     phone_region: str | None = None,
+    key_prefix: str | None = None,
 ) -> Tenant:
     """Operator settings of a tenant: its duplicate policy and default phone region."""
     tenant = await TenantRepository(session).by_slug(slug)
@@ -148,8 +145,36 @@ async def update_tenant(
                 details=[{"field": "phoneRegion", "message": "e.g. US, GB", "type": "pattern"}],
             )
         tenant.phone_region = region
+    if key_prefix is not None:
+        set_key_prefix(tenant, key_prefix)
     await session.flush()  # so the CLI reports what the database now holds
     # Verified keys are cached with their tenant's policy and region: drop them everywhere.
     for key in await ApiKeyRepository(session, tenant.id).list():
         invalidate_on_commit(session, key.id)
     return tenant
+
+
+def set_key_prefix(tenant: Tenant, prefix: str) -> None:
+    """The tenant's own prefix for keys issued from now on; "" goes back to the deployment's.
+    Keys already issued keep their prefix and keep working."""
+    prefix = prefix.strip().lower()
+    if prefix and not crypto.is_valid_prefix(prefix):
+        raise InvalidRequest(
+            "Invalid key prefix.",
+            details=[
+                {
+                    "field": "keyPrefix",
+                    "message": "2-12 characters of a-z and 0-9, starting with a letter",
+                    "type": "pattern",
+                }
+            ],
+        )
+    settings = {k: v for k, v in tenant.settings.items() if k != TENANT_PREFIX_SETTING}
+    if prefix:
+        settings[TENANT_PREFIX_SETTING] = prefix
+    tenant.settings = settings  # a new dict: the JSON column sees the change
+
+
+def key_prefix_of(tenant: Tenant) -> str | None:
+    value = tenant.settings.get(TENANT_PREFIX_SETTING)
+    return value if isinstance(value, str) and value else None

@@ -238,6 +238,11 @@ async def change_password(
     await ConsoleSessionRepository(session).delete_others(user.id, console_session.id)
 
 
+async def list_members(session: AsyncSession, tenant_id: str) -> list[tuple[Membership, User]]:
+    """The tenant's members with their users (invitations are not members until accepted)."""
+    return list(await MemberRepository(session, tenant_id).list())
+
+
 async def memberships_of(session: AsyncSession, user: User) -> list[tuple[Membership, Tenant]]:
     return list(await MembershipLookupRepository(session).of_user(user.id))
 

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from leadgate.auth.dependencies import require
 from leadgate.auth.principal import Principal
+from leadgate.teams.auth import require_all_teams
 
-WebhooksRead = Annotated[Principal, Depends(require("webhooks:read"))]
-WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
+# Deliveries carry every team's events: keys limited to teams are refused.
+WebhooksRead = Annotated[Principal, Depends(require_all_teams("webhooks:read"))]
+WebhooksWrite = Annotated[Principal, Depends(require_all_teams("webhooks:write"))]

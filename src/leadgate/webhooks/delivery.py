@@ -63,7 +63,7 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
 async def attempt(client: httpx.AsyncClient, settings: Settings, job: Job) -> AttemptResult:
     body = message_body(job)
     now = utcnow()
-    signing = _readable_secrets(job, settings)
+    signing = readable_secrets(job, settings)
     headers = {"content-type": "application/json", "user-agent": USER_AGENT}
     if signing:
         headers.update(signed_headers(signing, job.event_id, now, body))
@@ -108,7 +108,7 @@ async def attempt(client: httpx.AsyncClient, settings: Settings, job: Job) -> At
         return result(error=f"{type(error).__name__}: {error}"[:500])
 
 
-def _readable_secrets(job: Job, settings: Settings) -> list[str]:
+def readable_secrets(job: Job, settings: Settings) -> list[str]:
     """The endpoint's secrets in the clear; none if the current one cannot be read (the server
     secret changed). A previous secret that cannot be read is left out."""
     readable: list[str] = []

@@ -86,6 +86,15 @@ class WebhookDeliveryRepository(TenantScopedRepository):
         rows = (await self.session.execute(statement)).all()
         return [(row[0], row[1]) for row in rows]
 
+    async def with_event(self, delivery_id: str) -> tuple[WebhookDelivery, Event] | None:
+        statement = (
+            sa.select(WebhookDelivery, Event)
+            .join(Event, Event.id == WebhookDelivery.event_id)
+            .where(self._tenant_filter(WebhookDelivery), WebhookDelivery.id == delivery_id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return (row[0], row[1]) if row is not None else None
+
     async def attempts_of(self, delivery_ids: Sequence[str]) -> Sequence[WebhookAttempt]:
         statement = (
             self._scoped(WebhookAttempt)
