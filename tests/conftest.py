@@ -252,6 +252,13 @@ def add_test_routes(app: FastAPI) -> None:
 
     app.add_api_route("/__test__/db-error", db_error, include_in_schema=False)
 
+    async def db_number_error(request: Request, session: Session) -> None:
+        # A number its column cannot hold, refused by the driver, whose message quotes it.
+        number = int(request.headers.get("x-number", "0"))
+        await session.execute(sa.text("SELECT CAST(:v AS INTEGER)"), {"v": number})
+
+    app.add_api_route("/__test__/db-number-error", db_number_error, include_in_schema=False)
+
 
 def make_settings(name: str, data_dir: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {

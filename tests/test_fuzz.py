@@ -5,12 +5,18 @@ derandomized so a run is repeatable. Run longer with, e.g.,
 `LEADGATE_FUZZ_EXAMPLES=1000 make test PYTEST_ARGS="-k fuzz"`.
 Checks: no 5xx, status codes and content types as documented, bodies matching their schemas, and
 every error in the §7 shape. Valid (positive) and invalid (negative) requests are both generated.
+
+The fuzzer's key cannot change itself: the run over every operation uses a key with every scope
+but `keys:write`, and key management (create, update, roll, revoke) runs apart with a manager key
+whose target is always another, freshly made key, so the fuzzer can neither revoke nor throttle
+the key it works with, and key management is fuzzed against real keys, not only unknown ids.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +34,12 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from leadgate.api_keys.scopes import ALL_SCOPES
 from leadgate.app import create_app
+from leadgate.models import ApiKey
 from leadgate.settings import Settings
 from tests.conftest import Backend
-from tests.factories import TenantInfo, create_tenant
+from tests.factories import KeyInfo, TenantInfo, create_api_key, create_tenant, fetch_rows
 
 EXAMPLES = int(os.environ.get("LEADGATE_FUZZ_EXAMPLES", "25"))
 
@@ -50,9 +58,51 @@ OPERATIONS = [
 ]
 
 
+# Operations that change a key named in the path: fuzzed with the manager key, on another key.
+KEY_CHANGES = [
+    "PATCH /api/v1/api-keys/{key_id}",
+    "POST /api/v1/api-keys/{key_id}/roll",
+    "DELETE /api/v1/api-keys/{key_id}",
+]
+KEY_MANAGEMENT = ["POST /api/v1/api-keys", *KEY_CHANGES]
+FUZZER_SCOPES = [scope for scope in ALL_SCOPES if scope != "keys:write"]
+
+
+@dataclass(frozen=True)
+class FuzzKeys:
+    tenant: TenantInfo
+    caller: KeyInfo  # every scope but keys:write: it cannot change any key, its own included
+    manager: KeyInfo  # every scope; only ever pointed at other keys
+
+
 @pytest.fixture(scope="module")
-def fuzz_tenant(backend: Backend) -> TenantInfo:
-    return create_tenant(backend)
+def fuzz_keys(backend: Backend) -> FuzzKeys:
+    tenant = create_tenant(backend)
+    return FuzzKeys(
+        tenant=tenant,
+        caller=create_api_key(backend, tenant, FUZZER_SCOPES, name="fuzzer"),
+        manager=create_api_key(backend, tenant, list(ALL_SCOPES), name="fuzz manager"),
+    )
+
+
+def _fuzz(operation: Any, mode: GenerationMode, call: Any) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        call(case)
+
+    run()
+
+
+def _operation(label: str) -> Any:
+    schema = schemathesis.openapi.from_dict(DOCUMENT)
+    return next(o for o in operations_of(schema) if o.label == label)
 
 
 def error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -89,21 +139,36 @@ CHECKS = [
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_api_contract(
-    backend: Backend, fuzz_tenant: TenantInfo, label: str, mode: GenerationMode
+    backend: Backend, fuzz_keys: FuzzKeys, label: str, mode: GenerationMode
 ) -> None:
-    schema = schemathesis.openapi.from_dict(DOCUMENT)
-    operation = next(o for o in operations_of(schema) if o.label == label)
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=EXAMPLES,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def run(case: Any) -> None:
-        headers = {**(case.headers or {}), "X-API-Key": fuzz_tenant.key}
+    def call(case: Any) -> None:
+        headers = {**(case.headers or {}), "X-API-Key": fuzz_keys.caller.key}
         case.call_and_validate(base_url=backend.url, headers=headers, checks=CHECKS)
 
-    run()
+    _fuzz(_operation(label), mode, call)
+    # The fuzzer's key is still itself: never revoked, rolled, renamed or limited.
+    [key] = [
+        k for k in fetch_rows(backend, ApiKey, fuzz_keys.tenant.id) if k.id == fuzz_keys.caller.id
+    ]
+    assert (key.revoked_at, key.scopes, key.rate_limit_per_minute) == (None, FUZZER_SCOPES, None)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("label", KEY_MANAGEMENT)
+def test_key_management_contract(
+    backend: Backend, fuzz_keys: FuzzKeys, label: str, mode: GenerationMode
+) -> None:
+    def call(case: Any) -> None:
+        if label in KEY_CHANGES:
+            # Aimed at a fresh key: a real one (not just unknown ids), never the manager.
+            target = create_api_key(backend, fuzz_keys.tenant, ["leads:read"])
+            case.path_parameters = {**(case.path_parameters or {}), "key_id": target.id}
+        headers = {**(case.headers or {}), "X-API-Key": fuzz_keys.manager.key}
+        case.call_and_validate(base_url=backend.url, headers=headers, checks=CHECKS)
+
+    _fuzz(_operation(label), mode, call)
+    [key] = [
+        k for k in fetch_rows(backend, ApiKey, fuzz_keys.tenant.id) if k.id == fuzz_keys.manager.id
+    ]
+    assert key.revoked_at is None
+    assert key.rate_limit_per_minute is None

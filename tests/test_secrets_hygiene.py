@@ -19,6 +19,8 @@ from tests.conftest import TEST_SECRET, Backend
 from tests.console_helpers import (
     ConsoleClient,
     generate_key,
+    invite,
+    join,
     key_from_page,
     sign_in,
     sign_up,
@@ -143,12 +145,23 @@ def test_no_secret_reaches_the_logs(backend: Backend, server_log: Path) -> None:
     last = again.get("/console/leads")
     assert last.status_code == 200
 
+    # Secrets in a path: an invitation link, opened, accepted, then tried again (404).
+    link = invite(again, "admin")
+    made["invitation token"] = link.rsplit("/", 1)[1]
+    joined, _ = join(backend, link)
+    assert joined.get(link.split(backend.url, 1)[1]).status_code == 404
+    # And as a sign-in's `next`, where a path travels inside the query.
+    last = ConsoleClient(backend).get("/console/sign-in", params={"next": link})
+    assert last.status_code == 200
+
     access_line(server_log, last.headers["x-request-id"])  # the log holds the whole run
     log = server_log.read_text()
     lines = [json.loads(line) for line in log.splitlines() if line.strip().startswith("{")]
     # The run was logged (so the search below means something) ...
     sources = {line.get("key_source") for line in lines if line.get("event") == "request"}
     assert {"header", "bearer", "query", "body"} <= sources
+    paths = {line.get("path") for line in lines if line.get("event") == "request"}
+    assert "/console/invitations/[redacted]" in paths
     errors = [line for line in lines if line.get("event") == "unhandled_exception"]
     assert any("no_such_table" in line.get("exception", "") for line in errors)
     # ... and nothing it made is in the log, whole or URL-encoded.

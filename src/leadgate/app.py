@@ -33,6 +33,7 @@ from leadgate.middleware import RequestContextMiddleware, limit_headers_and_usag
 from leadgate.openapi import install_openapi
 from leadgate.ratelimit.service import RateLimiter
 from leadgate.readiness import healthz, readyz
+from leadgate.redaction import redact_path
 from leadgate.redis import create_redis
 from leadgate.responses import JsonResponse
 from leadgate.settings import Settings
@@ -188,12 +189,14 @@ async def _unhandled(request: Request, exc: Exception) -> JsonResponse:
     headers = {"X-Request-Id": request_id}
     if database_unavailable(exc):
         # Raised outside the routes' exception handling (e.g. by a middleware): still a 503.
-        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        log.warning(
+            "database_unavailable", path=redact_path(request.url.path), error=type(exc).__name__
+        )
         error = database_unavailable_error(request.app.state.settings.db_retry_after_seconds)
         status, body = error.status_code, error_body(error.code, error.message)
         headers.update(error.headers)
     else:
-        log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+        log.error("unhandled_exception", path=redact_path(request.url.path), exc_info=exc)
         status = 500
         body = error_body("internal_error", "Something went wrong on our side. Retry safely.")
     # A 500 leaves through Starlette's outermost middleware, not RequestContextMiddleware.

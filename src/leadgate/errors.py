@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadgate.context import current_request_id
 from leadgate.db import DATABASE_ERRORS, database_unavailable
+from leadgate.redaction import redact_path
 from leadgate.responses import JsonResponse
 
 log = structlog.get_logger("leadgate.errors")
@@ -219,7 +220,7 @@ async def _database_error(request: Request, exc: Exception) -> JsonResponse:
         raise exc  # to the catch-all handler: logged with its traceback, answered 500
     log.warning(
         "database_unavailable",
-        path=request.url.path,
+        path=redact_path(request.url.path),
         error=type(exc).__name__,
         cause=str(getattr(exc, "orig", None) or exc)[:200],  # the driver's words, not the SQL
     )

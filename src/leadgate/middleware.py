@@ -16,6 +16,7 @@ from leadgate.context import start_request
 from leadgate.errors import error_body
 from leadgate.metrics import observe_request
 from leadgate.ratelimit.headers import rate_limit_headers
+from leadgate.redaction import redact_path
 
 access_log = structlog.get_logger("leadgate.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -27,7 +28,10 @@ def redact_query(query: str) -> str:
     if not query:
         return ""
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, "[redacted]" if k.lower() in REDACTED_PARAMS else v) for k, v in pairs])
+    # A value may itself carry a path with a token (a sign-in's `next`).
+    return urlencode(
+        [(k, "[redacted]" if k.lower() in REDACTED_PARAMS else redact_path(v)) for k, v in pairs]
+    )
 
 
 class ClientGone(Exception):
@@ -132,7 +136,7 @@ class RequestContextMiddleware:
         access_log.info(
             "request",
             method=scope["method"],
-            path=scope["path"],
+            path=redact_path(scope["path"]),
             query=redact_query(scope.get("query_string", b"").decode("latin-1")),
             status=status,
             duration_ms=round(elapsed * 1000, 2),

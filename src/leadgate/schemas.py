@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -14,6 +14,21 @@ def iso_utc(value: datetime) -> str:
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A naive time is UTC; an aware one is moved to UTC, which must still be a date Python
+    and the columns hold (0001-01-01T00:00:00+14:00 is not: an OverflowError, once a 500)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall between years 1 and 9999 once converted to UTC") from None
+
+
+# A time given by a client, in UTC, bounded to the dates a column can hold.
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class RequestModel(BaseModel):

@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         description="How long a client may take to send a request body; a slower one gets 408 "
         "and its connection is closed (a trickled body cannot hold a request open for long).",
     )
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="`leadgate serve`: how long a connection may take to send a request's head "
+        "(request line and headers); one that sends nothing, or trickles, is closed. nginx's "
+        "`client_header_timeout` does this when it is in front.",
+    )
+    keep_alive_seconds: int = Field(
+        5,
+        ge=1,
+        description="`leadgate serve`: how long an idle keep-alive connection stays open after a "
+        "response. nginx's `keepalive_timeout` when it is in front.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="Where this deployment is reached, for docs and links."
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 
 from leadgate.api_keys import leaks, service
 from leadgate.api_keys.auth import AnyKey, KeysRead, KeysWrite
-from leadgate.api_keys.grantor import Grantor, may_change_limits
+from leadgate.api_keys.grantor import Grantor, key_grantor
 from leadgate.api_keys.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -38,13 +38,7 @@ router = APIRouter(tags=["api keys"], responses=ERROR_RESPONSES)
 
 def grantor_of(principal: Principal) -> Grantor:
     """A calling key grants at most its own scopes and teams (see docs/api-keys.md)."""
-    return Grantor(
-        actor=principal.actor,
-        scopes=principal.scopes,
-        team_ids=None if principal.team_scope == ALL_TEAMS else frozenset(principal.team_ids),
-        may_change_limits=may_change_limits(principal.extra.get("created_by", {})),
-        own_key_id=principal.api_key_id,
-    )
+    return key_grantor(principal)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from leadgate.api_keys.mtls import normalise_thumbprint
-from leadgate.api_keys.scopes import ALL_TEAMS
+from leadgate.api_keys.scopes import ALL_TEAMS, MAX_MONTHLY_QUOTA, MAX_RATE_LIMIT_PER_MINUTE
 from leadgate.schemas import RequestModel, ResponseModel, Timestamp
 
 KeyName = Annotated[str, StringConstraints(min_length=1, max_length=120)]
@@ -60,8 +60,8 @@ class ApiKeyCreate(RequestModel):
         default_factory=lambda: list(DEFAULT_PERMISSIONS), min_length=1, max_length=20
     )
     accounts_access: AccountsAccess | None = None
-    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
-    monthly_quota: int | None = Field(None, ge=1)
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=MAX_RATE_LIMIT_PER_MINUTE)
+    monthly_quota: int | None = Field(None, ge=1, le=MAX_MONTHLY_QUOTA)
     mtls_thumbprints: list[str] | None = Field(None, max_length=10)
 
     _check_thumbprints = field_validator("mtls_thumbprints")(_thumbprints)
@@ -71,8 +71,8 @@ class ApiKeyUpdate(RequestModel):
     name: KeyName | None = None
     permissions: list[str] | None = Field(None, min_length=1, max_length=20)
     accounts_access: AccountsAccess | None = None
-    rate_limit_per_minute: int | None = Field(None, ge=1, le=1_000_000)
-    monthly_quota: int | None = Field(None, ge=1)
+    rate_limit_per_minute: int | None = Field(None, ge=1, le=MAX_RATE_LIMIT_PER_MINUTE)
+    monthly_quota: int | None = Field(None, ge=1, le=MAX_MONTHLY_QUOTA)
     enforce_mtls: bool | None = None
     mtls_thumbprints: list[str] | None = Field(None, max_length=10)
 

@@ -30,3 +30,6 @@ ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)
 ALL_TEAMS = "all-accounts"
 SPECIFIC_TEAMS = "specific-accounts"
+# Limits as the columns hold them (a 32-bit integer on PostgreSQL), checked where they enter.
+MAX_RATE_LIMIT_PER_MINUTE = 1_000_000
+MAX_MONTHLY_QUOTA = 2**31 - 1

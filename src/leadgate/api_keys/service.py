@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate import audit, crypto
 from leadgate.api_keys.cache import invalidate_on_commit
-from leadgate.api_keys.grantor import OPERATOR, Grantor
+from leadgate.api_keys.grantor import OPERATOR, Grantor, check_within_creator
 from leadgate.api_keys.repository import (
     ApiKeyRepository,
 )
@@ -69,6 +69,7 @@ async def issue_api_key(
         grantor.check_teams(team_scope, team_ids or [])
         if (rate_limit_per_minute or monthly_quota) and not grantor.may_change_limits:
             raise Forbidden(_LIMITS_MESSAGE)
+    check_within_creator(created_by, scopes)
     await _check_teams_exist(session, tenant_id, team_scope, team_ids or [])
     _check_mtls(enforce_mtls, mtls_thumbprints or [])
     if expiration_in_days is not None and expiration_in_days not in EXPIRATION_DAYS:
@@ -291,6 +292,7 @@ async def update_api_key(
     if changes.scopes is not None:
         _check_known_scopes(changes.scopes)
         grantor.check_scopes(changes.scopes)
+        check_within_creator(key.created_by, changes.scopes)
         key.scopes = sorted(set(changes.scopes), key=ALL_SCOPES.index)
     if changes.team_scope is not None:
         team_ids = changes.team_ids or []
@@ -363,6 +365,8 @@ async def roll_api_key(
     key = await _managed_key(session, tenant_id, key_id, grantor)
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be rolled.", code="api_key_revoked")
+    # Rolling renews the key's powers: not past what its creator's role may grant.
+    check_within_creator(key.created_by, key.scopes)
     repository = ApiKeyRepository(session, tenant_id)
     now = utcnow()
     before = key_snapshot(key)

@@ -68,6 +68,10 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
+        # Served directly (no nginx in front): idle and slow connections are closed, as nginx's
+        # keepalive_timeout and client_header_timeout would (docs/operations.md).
+        http="leadgate.http_protocol:HeaderTimeoutProtocol",
+        timeout_keep_alive=config.keep_alive_seconds,
         # SIGTERM: stop accepting, let requests in flight finish (bounded), then the lifespan's
         # shutdown flushes usage counters; undelivered webhooks stay queued in the database.
         timeout_graceful_shutdown=(

@@ -14,6 +14,7 @@ from leadgate.console.security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     csrf_token,
+    is_foreign,
     new_anon_token,
 )
 from leadgate.context import set_tenant_id
@@ -127,6 +128,12 @@ async def check_csrf(request: Request, current: AnyVisitor) -> None:
     before its handler runs (so nothing is written)."""
     if request.method in SAFE_METHODS:
         return
+    if is_foreign(request, get_settings(request)):
+        raise ConsolePageError(
+            403,
+            "Refused",
+            "This form was sent from another site. Open the console itself and try again.",
+        )
     submitted = request.headers.get("x-csrf-token")
     if submitted is None:
         form = await request.form()

@@ -6,12 +6,27 @@ check them and say what is wrong in words a person reads on the page.
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import FormData
 
 from leadgate.api_keys.scopes import ALL_TEAMS
+
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """A form field's whole number when it is ASCII digits in [low, high], else None.
+
+    Not `str.isdigit()` then `int()`: isdigit() accepts superscripts and other scripts' digits
+    that int() refuses, and int() refuses thousands of digits; nine digits bound the work."""
+    value = text.strip()
+    if not _WHOLE_NUMBER.fullmatch(value):
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
 
 
 class Form(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from leadgate.api_keys.grantor import GRANTABLE_SCOPES
 from leadgate.api_keys.scopes import ALL_SCOPES, EXPIRATION_DAYS
 from leadgate.api_keys.service import get_api_key
 from leadgate.console import service
@@ -34,10 +35,16 @@ SCOPE_LABELS = {
 }
 
 
-def key_form_context(form: GenerateKeyForm, teams: Any) -> dict[str, Any]:
+def grantable(role: str) -> list[str]:
+    """The scopes the form offers: those the role may grant."""
+    allowed = GRANTABLE_SCOPES.get(role, frozenset())
+    return [scope for scope in ALL_SCOPES if scope in allowed]
+
+
+def key_form_context(form: GenerateKeyForm, teams: Any, role: str) -> dict[str, Any]:
     return {
         "form": form,
-        "scopes": ALL_SCOPES,
+        "scopes": grantable(role),
         "scope_labels": SCOPE_LABELS,
         "expirations": [*EXPIRATION_DAYS, "never"],
         "teams": teams,
@@ -54,7 +61,7 @@ async def api_keys_page(request: Request, session: Session, current: InTenant) -
 async def new_api_key_page(request: Request, session: Session, current: InTenant) -> Response:
     teams = await service.list_teams(session, current.tenant.id)
     form = GenerateKeyForm(scopes=["leads:write"])
-    return render(request, "console/api_key_new.html", key_form_context(form, teams))
+    return render(request, "console/api_key_new.html", key_form_context(form, teams, current.role))
 
 
 @router.post("/settings/api-keys", include_in_schema=False)
@@ -74,7 +81,7 @@ async def generate_api_key(request: Request, session: Session, current: InTenant
         if error.status_code == 403:
             raise page_error(error) from None
         teams = await service.list_teams(session, current.tenant.id)
-        context = key_form_context(form, teams)
+        context = key_form_context(form, teams, current.role)
         raise refuse(request, error, "console/api_key_new.html", context) from None
     return render(request, "console/api_key_created.html", {"issued": issued}, status=201)
 
@@ -106,8 +113,8 @@ async def revoke(request: Request, key_id: str, session: Session, current: InTen
     return redirect("/console/settings/api-keys")
 
 
-def _edit_context(key: Any, form: EditKeyForm) -> dict[str, Any]:
-    return {"key": key, "form": form, "scopes": ALL_SCOPES, "scope_labels": SCOPE_LABELS}
+def _edit_context(key: Any, form: EditKeyForm, role: str) -> dict[str, Any]:
+    return {"key": key, "form": form, "scopes": grantable(role), "scope_labels": SCOPE_LABELS}
 
 
 @router.get("/settings/api-keys/{key_id}/edit", include_in_schema=False)
@@ -120,7 +127,7 @@ async def edit_key_page(
         raise page_error(error) from None
     limit = "" if key.rate_limit_per_minute is None else str(key.rate_limit_per_minute)
     form = EditKeyForm(name=key.name, scopes=list(key.scopes), rate_limit=limit)
-    return render(request, "console/api_key_edit.html", _edit_context(key, form))
+    return render(request, "console/api_key_edit.html", _edit_context(key, form, current.role))
 
 
 @router.post("/settings/api-keys/{key_id}/edit", include_in_schema=False)
@@ -142,7 +149,7 @@ async def edit_key(request: Request, key_id: str, session: Session, current: InT
         key = await get_api_key(session, current.tenant.id, key_id)
         await session.refresh(key)
         raise refuse(
-            request, error, "console/api_key_edit.html", _edit_context(key, form)
+            request, error, "console/api_key_edit.html", _edit_context(key, form, current.role)
         ) from None
     return redirect("/console/settings/api-keys")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,6 +41,32 @@ def header_set(
 SECURITY_HEADERS = header_set(
     CONTENT_SECURITY_POLICY, "same-origin", (b"cache-control", b"no-store")
 )
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        return parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:
+        return None
+
+
+def is_foreign(request: Request, settings: Settings) -> bool:
+    """Whether a state-changing request comes from another site, by what the browser says:
+    `Sec-Fetch-Site: cross-site`, or an `Origin` whose host is neither the one the request was
+    sent to nor the configured public URL's (`null` included). Hosts, not ports, are compared:
+    a proxy passes `Host` without its port, and cookies do not tell ports apart either. A request
+    with neither header (a script, an older browser) is left to the CSRF token alone."""
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = _hostname(origin.strip())
+    if host is None:
+        return True
+    own = {_hostname("http://" + request.headers.get("host", "")), _hostname(settings.public_url)}
+    return host not in own - {None}
 
 
 def csrf_token(settings: Settings, basis: str) -> str:

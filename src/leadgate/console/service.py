@@ -9,8 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadgate.api_keys.grantor import Grantor
-from leadgate.api_keys.scopes import ALL_SCOPES, ALL_TEAMS, EXPIRATION_DAYS, SPECIFIC_TEAMS
+from leadgate.api_keys.grantor import Grantor, member_grantor
+from leadgate.api_keys.scopes import (
+    ALL_SCOPES,
+    ALL_TEAMS,
+    EXPIRATION_DAYS,
+    MAX_RATE_LIMIT_PER_MINUTE,
+    SPECIFIC_TEAMS,
+)
 from leadgate.api_keys.service import (
     IssuedKey,
     KeyChanges,
@@ -24,7 +30,7 @@ from leadgate.api_keys.service import (
 )
 from leadgate.audit.repository import AuditRepository
 from leadgate.auth.principal import Principal
-from leadgate.console.forms import EditKeyForm, GenerateKeyForm
+from leadgate.console.forms import EditKeyForm, GenerateKeyForm, whole_number
 from leadgate.errors import Forbidden, InvalidRequest
 from leadgate.events.repository import EventRepository
 from leadgate.models import ApiKey, AuditEvent, Team, User, utcnow
@@ -98,17 +104,15 @@ async def generate_key(
     expiration: int | None
     if form.expiration == "never":
         expiration = None
-    elif form.expiration.isdigit() and int(form.expiration) in EXPIRATION_DAYS:
-        expiration = int(form.expiration)
     else:
-        raise _invalid("expiration", "Choose an expiration from the list.")
+        expiration = whole_number(form.expiration, 1, max(EXPIRATION_DAYS))
+        if expiration not in EXPIRATION_DAYS:
+            raise _invalid("expiration", "Choose an expiration from the list.")
     rate_limit: int | None = None
     if form.rate_limit.strip():
         if role not in MANAGER_ROLES:
             raise Forbidden("Only owners and admins can set a key's rate limit.")
-        if not form.rate_limit.strip().isdigit() or not 1 <= int(form.rate_limit) <= 1_000_000:
-            raise _invalid("rate_limit", "The rate limit is a whole number of requests per minute.")
-        rate_limit = int(form.rate_limit)
+        rate_limit = _rate_limit(form.rate_limit)
     if form.team_access not in (ALL_TEAMS, SPECIFIC_TEAMS):
         raise _invalid("team_access", "Choose all teams or selected teams.")
     team_ids: list[str] = []
@@ -145,9 +149,9 @@ def member_actor(user: User, role: str) -> dict[str, Any]:
 
 
 def _grantor(user: User, role: str) -> Grantor:
-    # Console members act for the tenant with every scope and team; only the limits are
-    # reserved to owners and admins (docs/api-keys.md, "Who may change limits").
-    return Grantor(actor=member_actor(user, role), may_change_limits=role in MANAGER_ROLES)
+    # Console users act for the tenant on every team, granting what their role allows
+    # (docs/api-keys.md, "Who may grant which scope").
+    return member_grantor(member_actor(user, role), role)
 
 
 async def revoke_key(
@@ -162,9 +166,10 @@ def _rate_limit(text: str) -> int | None:
     value = text.strip()
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= 1_000_000:
+    rate_limit = whole_number(value, 1, MAX_RATE_LIMIT_PER_MINUTE)
+    if rate_limit is None:
         raise _invalid("rate_limit", "The rate limit is a whole number of requests per minute.")
-    return int(value)
+    return rate_limit
 
 
 async def edit_key(
@@ -221,14 +226,15 @@ async def roll_key(
     ip: str | None,
 ) -> IssuedKey:
     await get_api_key(session, tenant_id, key_id)
-    if not grace_period.isdigit() or int(grace_period) not in GRACE_PERIODS:
+    minutes = whole_number(grace_period, 0, max(GRACE_PERIODS))
+    if minutes not in GRACE_PERIODS:
         raise _invalid("grace_period", "Choose a grace period from the list.")
     return await roll_api_key(
         session,
         settings,
         tenant_id=tenant_id,
         key_id=key_id,
-        grace_period_minutes=int(grace_period),
+        grace_period_minutes=minutes,
         grantor=_grantor(user, role),
         ip=ip,
     )

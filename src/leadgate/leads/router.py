@@ -32,6 +32,7 @@ from leadgate.leads.schemas import (
 from leadgate.openapi import request_body
 from leadgate.payload import is_form, read_body, read_payload
 from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, ErrorBody
+from leadgate.schemas import UtcDateTime
 
 router = APIRouter(tags=["leads"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -151,10 +152,10 @@ async def lead_filter_params(
     team_id: Annotated[str | None, Query(alias="teamId", max_length=40)] = None,
     source: Annotated[str | None, Query(max_length=80)] = None,
     created_after: Annotated[
-        datetime | None, Query(alias="createdAfter", description="Inclusive, ISO 8601.")
+        UtcDateTime | None, Query(alias="createdAfter", description="Inclusive, ISO 8601.")
     ] = None,
     created_before: Annotated[
-        datetime | None, Query(alias="createdBefore", description="Exclusive, ISO 8601.")
+        UtcDateTime | None, Query(alias="createdBefore", description="Exclusive, ISO 8601.")
     ] = None,
     q: Annotated[
         str | None,

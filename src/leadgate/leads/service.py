@@ -126,13 +126,12 @@ async def create_lead(
             idempotency.completed(session, completion)
             return WriteResult("created", lead, body=body)
         async with reading(session) as reader:
-            holder = await LeadRepository(reader, principal.tenant_id).find_claim_holder(
-                values["email_key"], values["name_key"]
-            )
+            repository = LeadRepository(reader, principal.tenant_id)
+            holder = await repository.find_claim_holder(values["email_key"], values["name_key"])
+            if holder is not None and policy != "merge":
+                raise await _duplicate_for(repository, principal, holder)
         if holder is not None:
-            if policy == "merge":
-                return await _merge_into(session, principal, holder, values, tags)
-            raise duplicate_error(*holder)
+            return await _merge_into(session, principal, holder, values, tags)
     raise DuplicateLead("A lead with the same email or name was just created.")  # pragma: no cover
 
 
@@ -164,18 +163,37 @@ def new_lead_values(
     return values
 
 
-def duplicate_error(existing_id: str, matched_on: str) -> DuplicateLead:
+def duplicate_error(existing_id: str, matched_on: str, *, reveal: bool = True) -> DuplicateLead:
+    """`reveal`: whether the caller may see the existing lead; if not, it learns only that a
+    duplicate exists (another team's lead id is not for a team-limited key)."""
     return DuplicateLead(
         f"A lead with the same {matched_on} already exists.",
         details=[
             {
                 "field": "email" if matched_on == "email" else "firstName",
-                "message": f"matches lead {existing_id}",
+                "message": f"matches lead {existing_id}" if reveal else "matches an existing lead",
                 "type": "duplicate",
             }
         ],
-        extra={"existingLeadId": existing_id, "matchedOn": matched_on},
+        extra={"existingLeadId": existing_id, "matchedOn": matched_on}
+        if reveal
+        else {"matchedOn": matched_on},
     )
+
+
+async def _may_see(repository: LeadRepository, principal: Principal, lead_id: str) -> bool:
+    if principal.team_scope == "all-accounts":
+        return True  # no read needed: the common case stays one query shorter
+    lead = await repository.get(lead_id)
+    return lead is not None and principal.can_use_team(lead.team_id)
+
+
+async def _duplicate_for(
+    repository: LeadRepository, principal: Principal, holder: tuple[str, str]
+) -> DuplicateLead:
+    existing_id, matched_on = holder
+    reveal = await _may_see(repository, principal, existing_id)
+    return duplicate_error(existing_id, matched_on, reveal=reveal)
 
 
 def _fills(lead: Lead, values: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +218,7 @@ async def _merge_into(
     lead = await repository.get(existing_id)
     # A lead the key cannot see is not changed through it; the caller learns only the conflict.
     if lead is None or not principal.can_use_team(lead.team_id):
-        raise duplicate_error(existing_id, matched_on)
+        raise duplicate_error(existing_id, matched_on, reveal=False)
     current_tags = (await tag_repository.tags_of([lead.id])).get(lead.id, [])
     new_tags = [t for t in tags if t.id not in {c.id for c in current_tags}]
     update = _fills(lead, values)
@@ -259,11 +277,12 @@ async def preview_lead(
         return LeadDryRun(outcome="created", lead=preview, new_tags=new_tag_names)
     existing_id, matched_on = holder
     lead = await repository.get(existing_id)
-    if policy == "reject" or lead is None or not principal.can_use_team(lead.team_id):
+    visible = lead is not None and principal.can_use_team(lead.team_id)
+    if policy == "reject" or lead is None or not visible:
         return LeadDryRun(
             outcome="duplicate",
             lead=preview,
-            existing_lead_id=existing_id,
+            existing_lead_id=existing_id if visible else None,
             matched_on=matched_on,
             new_tags=new_tag_names,
         )
@@ -512,7 +531,7 @@ async def update_lead(
             changes.get("first_name", lead.first_name), changes.get("last_name", lead.last_name)
         )
     changes["updated_at"] = utcnow()
-    await _update_checking_duplicates(repository, lead, changes)
+    await _update_checking_duplicates(repository, principal, lead, changes)
     await tag_repository.unlink(lead.id, removed)
     await tag_repository.link(lead.id, added)
     out = lead_out({**_row_values(lead), **changes}, tags)
@@ -530,7 +549,7 @@ async def update_lead(
 
 
 async def _update_checking_duplicates(
-    repository: LeadRepository, lead: Lead, changes: dict[str, Any]
+    repository: LeadRepository, principal: Principal, lead: Lead, changes: dict[str, Any]
 ) -> None:
     """Writes the change; a new email or name another live lead holds is 409 `duplicate_lead`."""
     rekeyed = "email_key" in changes or "name_key" in changes
@@ -541,7 +560,7 @@ async def _update_checking_duplicates(
     new_name_key = changes.get("name_key", lead.name_key)
     holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
     if holder is not None:
-        raise duplicate_error(*holder)
+        raise await _duplicate_for(repository, principal, holder)
     # The index has the last word: a savepoint keeps a lost race from aborting the transaction.
     try:
         async with repository.session.begin_nested():
@@ -550,7 +569,7 @@ async def _update_checking_duplicates(
         holder = await repository.find_claim_holder(new_email_key, new_name_key, excluding=lead.id)
         if holder is None:  # pragma: no cover - the racing lead was deleted in between
             raise DuplicateLead("Another lead just took this email or name.") from None
-        raise duplicate_error(*holder) from None
+        raise await _duplicate_for(repository, principal, holder) from None
 
 
 async def delete_lead(session: AsyncSession, principal: Principal, lead_id: str) -> LeadDeleted:

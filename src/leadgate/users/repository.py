@@ -184,3 +184,19 @@ class InvitationRepository(TenantScopedRepository):
         await self.session.execute(
             self._scoped_delete(Invitation).where(Invitation.id == invitation_id)
         )
+
+    async def claim(self, invitation_id: str, user_id: str, now: datetime) -> bool:
+        """Marks a pending invitation accepted in one conditional write: of several concurrent
+        acceptances exactly one matches a row (PostgreSQL re-checks the condition after waiting
+        for the first writer's lock; SQLite serialises writers)."""
+        result = await self.session.execute(
+            self._scoped_update(Invitation)
+            .where(
+                Invitation.id == invitation_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .values(accepted_at=now, accepted_by=user_id)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)

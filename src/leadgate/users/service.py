@@ -343,6 +343,10 @@ async def accept_invitation(
     members = MemberRepository(session, tenant.id)
     if await members.of_user(user.id) is not None:
         raise Conflict(f"You are already a member of {tenant.name}.", code="already_member")
+    # The claim, not the read above, decides: concurrent acceptances all pass the read.
+    claimed = await InvitationRepository(session, tenant.id).claim(invitation.id, user.id, utcnow())
+    if not claimed:
+        raise NotFound("This invitation link is not valid or has already been used.")
     members.add(
         Membership(
             id=new_id("mem"),
@@ -352,8 +356,6 @@ async def accept_invitation(
             created_at=utcnow(),
         )
     )
-    invitation.accepted_at = utcnow()
-    invitation.accepted_by = user.id
     await audit.record(
         session,
         tenant_id=tenant.id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -131,15 +132,31 @@ async def _read_snippet(response: httpx.Response) -> str:
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
-    """Seconds the receiver asks us to wait (429 and 503 only), from seconds or an HTTP date."""
+    """Seconds the receiver asks us to wait (429 and 503 only)."""
     if response.status_code not in (429, 503):
         return None
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
+    return parse_retry_after(response.headers.get("retry-after", ""), now)
+
+
+_DELAY_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+# More digits than this is longer than any cap; kept as this many seconds (int() of thousands
+# of digits raises, and a float of them is infinite).
+_MAX_DELAY_DIGITS = 12
+
+
+def parse_retry_after(value: str, now: datetime) -> float | None:
+    """RFC 9110 10.2.3: delay-seconds (ASCII digits only) or an HTTP-date; anything else a
+    receiver sends is ignored (None), never an error: the attempt must still be recorded."""
+    value = value.strip(" \t")
+    if _DELAY_SECONDS.fullmatch(value):
+        if len(value.lstrip("0")) > _MAX_DELAY_DIGITS:
+            return float(10**_MAX_DELAY_DIGITS)
+        return float(int(value))
     try:
-        return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        # RFC 9110 dates are GMT; a date without a zone is read as such (the asctime form).
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
