@@ -2,7 +2,7 @@
 the automation worker's mark on events.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 21:04:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from leadgate.models.base import JSONType, UTCDateTime
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
