@@ -14,7 +14,14 @@ from pydantic import ValidationError
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import LeadStatusForm, LeadTagsForm
-from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.leads import csv_format
@@ -94,10 +101,8 @@ async def leads_page(request: Request, session: Session, current: InTenant) -> R
 @router.get("/leads/export.csv", include_in_schema=False)
 async def export_leads(request: Request, session: Session, current: InTenant) -> Response:
     query = {name: request.query_params.get(name, "").strip()[:200] for name in FILTER_NAMES}
-    try:
+    with page_errors():
         filters = await _lead_filters(session, current, query)
-    except ApiError as error:
-        raise page_error(error) from None
     stream = csv_format.stream_csv(
         request.app.state.database,
         current.tenant.id,
@@ -126,10 +131,8 @@ async def _lead_context(session: Session, current: InTenant, lead_id: str) -> di
 async def lead_page(
     request: Request, lead_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _lead_context(session, current, lead_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/lead.html", context)
 
 

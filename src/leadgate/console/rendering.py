@@ -3,6 +3,8 @@ how a refused form or a failed request becomes a page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -63,6 +65,15 @@ def page_error(error: ApiError) -> ConsolePageError:
     titles = {403: "Not allowed", 404: "Not found", 409: "Conflict"}
     title = titles.get(error.status_code, "Error")
     return ConsolePageError(error.status_code, title, error.message)
+
+
+@contextmanager
+def page_errors() -> Iterator[None]:
+    """Around a service call whose refusal is the whole page's answer (not a form to show again)."""
+    try:
+        yield
+    except ApiError as error:
+        raise page_error(error) from None
 
 
 def redirect(location: str) -> RedirectResponse:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, page_errors, redirect, refuse, render
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest, validation_details
 from leadgate.sources import service
@@ -177,10 +177,8 @@ async def _source_context(
 async def source_page(
     request: Request, source_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _source_context(request, session, current, source_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/source.html", context)
 
 
@@ -247,7 +245,7 @@ async def enable_source(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
     form = await request.form()
-    try:
+    with page_errors():
         await service.update_source(
             session,
             get_settings(request),
@@ -256,8 +254,6 @@ async def enable_source(
             data=SourceUpdate(enabled=form.get("enabled") == "true"),
             actor=_actor(current),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/sources/{source_id}")
 
 
@@ -266,7 +262,7 @@ async def replay_payload(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
     form = ReplayPayloadForm.read(await request.form())
-    try:
+    with page_errors():
         payload = await service.replay(
             session,
             get_settings(request),
@@ -274,8 +270,6 @@ async def replay_payload(
             source_id=source_id,
             payload_id=form.payload_id,
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/sources/{source_id}?replayed={payload.id}&outcome={payload.outcome}")
 
 
@@ -283,7 +277,7 @@ async def replay_payload(
 async def delete_source(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await service.delete_source(
             session,
             get_settings(request),
@@ -291,6 +285,4 @@ async def delete_source(
             source_id=source_id,
             actor=_actor(current),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/sources")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, page_errors, redirect, refuse, render
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest, validation_details
 from leadgate.forms import service as forms
@@ -170,13 +170,11 @@ async def quarantine_page(request: Request, session: Session, current: InTenant)
 async def release(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await forms.release(
             session, tenant_id=current.tenant.id, submission_id=submission_id,
             actor=_actor(current),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/forms/quarantine")
 
 
@@ -184,13 +182,11 @@ async def release(
 async def delete_quarantined(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await forms.delete_quarantined(
             session, tenant_id=current.tenant.id, submission_id=submission_id,
             actor=_actor(current),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/forms/quarantine")
 
 
@@ -198,10 +194,8 @@ async def delete_quarantined(
 async def form_page(
     request: Request, form_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _form_context(request, session, current, form_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/web_form.html", context)
 
 
