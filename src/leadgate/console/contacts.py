@@ -18,7 +18,14 @@ from leadgate.activities.schemas import ActivityCreate, ActivityUpdate
 from leadgate.auth.principal import Principal
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
-from leadgate.console.rendering import page_error, page_errors, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.contacts import service as contacts
 from leadgate.contacts.schemas import ContactCreate, LeadConvert
 from leadgate.db import Session
@@ -40,10 +47,7 @@ def parse_body(model: type[BaseModel], body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body, context={"phone_region": None})
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ()))
-        message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
-        raise InvalidRequest(message, details=[{"field": field, "message": message}]) from None
+        raise invalid_body(error) from None
 
 
 async def form_values(request: Request) -> dict[str, str]:
