@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from leadgate.console import service
@@ -28,6 +28,7 @@ from leadgate.leads import csv_format
 from leadgate.leads import service as leads
 from leadgate.leads.repository import LeadFilters
 from leadgate.leads.schemas import LeadUpdate
+from leadgate.responses import csv_download
 from leadgate.tags import service as tags
 from leadgate.web import get_settings
 
@@ -109,11 +110,7 @@ async def export_leads(request: Request, session: Session, current: InTenant) ->
         filters,
         get_settings(request).export_batch_size,
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
-    )
+    return csv_download(stream, "leads.csv")
 
 
 async def _lead_context(session: Session, current: InTenant, lead_id: str) -> dict[str, Any]:
