@@ -83,6 +83,19 @@ class AutomationRepository(TenantScopedRepository):
             )
 
 
+def _watched() -> sa.Exists:
+    """An event that an enabled rule of its tenant listens for."""
+    return (
+        sa.select(Automation.id)
+        .where(
+            Automation.tenant_id == Event.tenant_id,
+            Automation.event_type == Event.type,
+            Automation.enabled.is_(True),
+        )
+        .exists()
+    )
+
+
 class AutomationQueueRepository:
     """The automation worker's queue. It crosses tenants on purpose: one worker serves all.
     Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite serialises writers)."""
@@ -94,18 +107,9 @@ class AutomationQueueRepository:
         """Marks, in one statement and without reading them, the events no enabled rule of
         their tenant listens for: most of the outbox (every lead of a tenant without rules),
         which the worker would otherwise load and mark one batch at a time."""
-        watched = (
-            sa.select(Automation.id)
-            .where(
-                Automation.tenant_id == Event.tenant_id,
-                Automation.event_type == Event.type,
-                Automation.enabled.is_(True),
-            )
-            .exists()
-        )
         result: Any = await self.session.execute(
             sa.update(Event)
-            .where(Event.automated_at.is_(None), ~watched)
+            .where(Event.automated_at.is_(None), ~_watched())
             .values(automated_at=at)
             .execution_options(synchronize_session=False)
         )
@@ -114,7 +118,7 @@ class AutomationQueueRepository:
     async def claim(self, limit: int) -> Sequence[Event]:
         statement = (
             sa.select(Event)
-            .where(Event.automated_at.is_(None))
+            .where(Event.automated_at.is_(None), _watched())
             .order_by(Event.created_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

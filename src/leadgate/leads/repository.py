@@ -321,7 +321,7 @@ def _sqlite_screen(dialect: Dialect, count: int) -> CompiledStatement:
     """SQLite: whether one of an e-mail's `count` keyed hashes is on the tenant's suppression
     list. Compiled once per count (one hash per server secret in use)."""
     hashes = [sa.bindparam(f"hash_{index}", type_=sa.String()) for index in range(count)]
-    statement = (
+    statement: sa.Select[tuple[Any]] = (
         sa.select(sa.literal_column("1"))
         .select_from(SUPPRESSIONS)
         .where(
