@@ -3,6 +3,8 @@ export of a person, and the suppression list at every intake path."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import random
 import threading
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +29,10 @@ from leadgate.models import (
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     Tenant,
     UsageCount,
@@ -34,9 +41,11 @@ from leadgate.models import (
     utcnow,
 )
 from leadgate.privacy.retention import purge_tenant
-from tests.conftest import Backend, Cli
+from tests.conftest import Backend, Cli, app_server
 from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, seed_lead
 from tests.receiver import Received, Receiver, running_receiver, wait_until
+from tests.test_forms import JSON_HEADERS, make_form
+from tests.test_forms_consent import CONSENT, Mailbox, free_port
 
 
 def echo(_n: int, request: Received) -> tuple[int, dict[str, str], bytes]:
@@ -58,6 +67,19 @@ def echo_receiver() -> Iterator[Receiver]:
 def busy_receiver() -> Iterator[Receiver]:
     with running_receiver(unavailable) as running:
         yield running
+
+
+@pytest.fixture
+def smtp_settings() -> Iterator[tuple[Mailbox, dict[str, Any]]]:
+    """A local SMTP server, and the settings of an app server that sends double opt-in mail."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+    finally:
+        controller.stop()
 
 
 def privacy_tenant(backend: Backend) -> TenantInfo:
@@ -93,6 +115,52 @@ def make_endpoint(client: httpx.Client, tenant: TenantInfo, url: str) -> str:
     response = client.post("/api/v1/webhook-endpoints", json={"url": url}, headers=tenant.headers)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def form_post(
+    client: httpx.Client, form_id: str, them: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The person fills in a form on the tenant's site (`extra`: consent, honeypot, attribution)."""
+    fields = {key: them[key] for key in ("firstName", "lastName", "email", "phone")}
+    note = {"message": f"call {them['firstName']} {them['lastName']} back"}
+    response = client.post(f"/f/{form_id}", json={**fields, **note, **extra}, headers=JSON_HEADERS)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def source_post(client: httpx.Client, tenant: TenantInfo, them: dict[str, Any]) -> dict[str, Any]:
+    """A provider sends the person as a signed JSON payload; it is kept with its outcome."""
+    created = client.post(
+        "/api/v1/sources",
+        json={
+            "name": "Landing page",
+            "kind": "json",
+            "mapping": {
+                "rules": [
+                    {"from": "contact.name", "to": "fullName"},
+                    {"from": "contact.email", "to": "email"},
+                    {"from": "contact.phone", "to": "phone"},
+                ]
+            },
+        },
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    source = created.json()
+    contact = {
+        "name": f"{them['firstName']} {them['lastName']}",
+        "email": them["email"],
+        "phone": them["phone"],
+    }
+    body = json.dumps({"contact": contact}).encode()
+    signature = hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        httpx.URL(source["url"]).path,
+        content=body,
+        headers={"Content-Type": "application/json", "X-Leadgate-Signature": "sha256=" + signature},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 def deliveries(client: httpx.Client, tenant: TenantInfo, endpoint_id: str) -> list[dict[str, Any]]:
@@ -266,6 +334,7 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     server_log: Path,
     echo_receiver: Receiver,
     busy_receiver: Receiver,
+    smtp_settings: tuple[Mailbox, dict[str, Any]],
 ) -> None:
     tenant = privacy_tenant(backend)
     other = privacy_tenant(backend)
@@ -314,10 +383,24 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     assert updated.status_code == 200, updated.text
     deleted_id = batch.json()["results"][1]["lead"]["id"]
     assert client.delete(f"/api/v1/leads/{deleted_id}", headers=tenant.headers).status_code == 200
+    # A web form: a lead with consent and attribution, and a submission held in quarantine
+    # (the honeypot filled in); a double opt-in form: a lead waiting for its confirmation.
+    web_form = make_form(client, tenant, consentText=CONSENT)["id"]
+    touch = {"utmSource": "news", "landingPage": f"https://shop.example/?who={them['lastName']}"}
+    form_post(client, web_form, them, consent="on", attribution={"firstTouch": touch})
+    form_post(client, web_form, them, consent="on", _lg_hp="http://spam")
+    mailbox, smtp = smtp_settings
+    with app_server(backend, **smtp) as server, httpx.Client(base_url=server.url) as http:
+        opt_in = make_form(http, tenant, doubleOptIn=True)["id"]
+        form_post(http, opt_in, them)
+        wait_until(lambda: len(mailbox.messages) == 1)
+    # An inbound source: the provider's payload is kept beside the lead it made.
+    assert source_post(client, tenant, them)["outcome"] == "created"
     # The same person in another tenant is that tenant's business, not this erasure's.
     assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
 
-    wait_until(lambda: len(echo_receiver.requests) >= 7)  # 5 created, 1 updated, 1 deleted
+    # 7 created (API, batch, form post, CSV, web form, source), 1 updated, 1 deleted.
+    wait_until(lambda: len(echo_receiver.requests) >= 9)
     wait_until(lambda: len(busy_receiver.requests) >= 1)
     # The busy endpoint is switched off: its deliveries wait, pending, with a 503 attempt each.
     disabled = client.patch(
@@ -327,12 +410,17 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     pending = [d for d in deliveries(client, tenant, busy) if d["status"] == "pending"]
     assert pending
     assert any(them["email"] in r.body.decode() for r in echo_receiver.requests)
-    assert count_rows(backend, Lead, tenant.id) == 5
+    assert count_rows(backend, Lead, tenant.id) == 7
     assert set(text_hits(backend, needles)) >= {
         "leads.email",
+        "leads.attribution",
         "events.data",
         "webhook_attempts.response_body",
         "idempotency_records.response_body",
+        "form_quarantine.lead",
+        "form_confirmations.email",
+        "form_confirmations.lead",
+        "source_payloads.body",
     }
 
     erased = client.post(
@@ -342,10 +430,21 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     )
     assert erased.status_code == 200, erased.text
     body = erased.json()
-    assert body["counts"]["leads"] == 5
+    assert body["counts"]["leads"] == 7
     assert body["counts"]["pendingDeliveries"] == len(pending)
     assert body["counts"]["idempotencyRecords"] == 1
+    assert (
+        body["counts"]["consents"],
+        body["counts"]["quarantinedSubmissions"],
+        body["counts"]["pendingConfirmations"],
+        body["counts"]["sourcePayloads"],
+    ) == (1, 1, 1, 1)
     assert body["suppressed"] is True
+    assert count_rows(backend, LeadConsent, tenant.id) == 0
+    assert count_rows(backend, QuarantinedSubmission, tenant.id) == 0
+    assert count_rows(backend, PendingConfirmation, tenant.id) == 0
+    # The source's delivery stays counted, with its outcome; what it carried is gone.
+    assert count_rows(backend, SourcePayload, tenant.id, outcome="created") == 1
     assert count_rows(backend, Lead, tenant.id) == 0
     assert count_rows(backend, Lead, other.id) == 1
     assert count_rows(backend, Suppression, tenant.id) == 1

@@ -18,6 +18,10 @@ from leadgate.models import (
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     UsageCount,
     WebhookAttempt,
@@ -65,6 +69,19 @@ class RetentionRepository(TenantScopedRepository):
     async def delete_idempotency_records(self, before: datetime, limit: int) -> int:
         condition = IdempotencyRecord.created_at < before
         return await self._delete_batch(IdempotencyRecord, condition, limit)
+
+    async def delete_quarantined_submissions(self, before: datetime, limit: int) -> int:
+        condition = QuarantinedSubmission.created_at < before
+        return await self._delete_batch(QuarantinedSubmission, condition, limit)
+
+    async def delete_expired_confirmations(self, now: datetime, limit: int) -> int:
+        """Double opt-in leads whose link expired: they can no longer become leads."""
+        condition = PendingConfirmation.expires_at < now
+        return await self._delete_batch(PendingConfirmation, condition, limit)
+
+    async def delete_source_payloads(self, before: datetime, limit: int) -> int:
+        condition = SourcePayload.received_at < before
+        return await self._delete_batch(SourcePayload, condition, limit)
 
     async def delete_audit_events(self, before: datetime, limit: int) -> int:
         return await self._delete_batch(AuditEvent, AuditEvent.created_at < before, limit)
@@ -181,6 +198,78 @@ class PersonRepository(TenantScopedRepository):
         )
         return (
             (await self.session.execute(statement.order_by(AuditEvent.created_at))).scalars().all()
+        )
+
+    async def consents(self, lead_ids: Sequence[str]) -> Sequence[LeadConsent]:
+        """What their leads agreed to with a form (deleted with the lead, by cascade)."""
+        statement = self._scoped(LeadConsent).where(LeadConsent.lead_id.in_(list(lead_ids)))
+        return (
+            (await self.session.execute(statement.order_by(LeadConsent.given_at))).scalars().all()
+        )
+
+    async def quarantined_submissions(
+        self, needles: Sequence[str]
+    ) -> Sequence[QuarantinedSubmission]:
+        """Form submissions held as suspected spam whose lead quotes them."""
+        statement = self._scoped(QuarantinedSubmission).where(
+            _contains_any(QuarantinedSubmission.lead, needles)
+        )
+        return (
+            (await self.session.execute(statement.order_by(QuarantinedSubmission.created_at)))
+            .scalars()
+            .all()
+        )
+
+    async def pending_confirmations(self, needles: Sequence[str]) -> Sequence[PendingConfirmation]:
+        """Form leads waiting for double opt-in, sent to their address or quoting them."""
+        statement = self._scoped(PendingConfirmation).where(
+            sa.or_(
+                _contains_any(PendingConfirmation.email, needles),
+                _contains_any(PendingConfirmation.lead, needles),
+            )
+        )
+        return (
+            (await self.session.execute(statement.order_by(PendingConfirmation.created_at)))
+            .scalars()
+            .all()
+        )
+
+    async def source_payloads(
+        self, lead_ids: Sequence[str], needles: Sequence[str]
+    ) -> Sequence[SourcePayload]:
+        """Inbound payloads that made one of their leads or quote them (a failed or duplicate
+        payload made no lead but holds what the provider sent)."""
+        statement = self._scoped(SourcePayload).where(
+            sa.or_(
+                SourcePayload.lead_id.in_(list(lead_ids)),
+                _contains_any(SourcePayload.body, needles),
+                _contains_any(SourcePayload.error, needles),
+            )
+        )
+        return (
+            (await self.session.execute(statement.order_by(SourcePayload.received_at)))
+            .scalars()
+            .all()
+        )
+
+    async def delete_quarantined_submissions(self, submission_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(QuarantinedSubmission).where(
+                QuarantinedSubmission.id.in_(submission_ids)
+            )
+        )
+
+    async def delete_pending_confirmations(self, pending_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(PendingConfirmation).where(PendingConfirmation.id.in_(pending_ids))
+        )
+
+    async def scrub_source_payloads(self, payload_ids: Sequence[str]) -> None:
+        """The delivery stays counted with its outcome and times; what the provider sent goes."""
+        await self.session.execute(
+            self._scoped_update(SourcePayload)
+            .where(SourcePayload.id.in_(payload_ids))
+            .values(body={}, error=None)
         )
 
     async def delete_leads(self, lead_ids: Sequence[str]) -> None:

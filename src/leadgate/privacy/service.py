@@ -24,6 +24,10 @@ from leadgate.models import (
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     WebhookAttempt,
     WebhookDelivery,
@@ -117,6 +121,10 @@ class Holdings:
     attempts: Sequence[WebhookAttempt]
     idempotency_records: Sequence[IdempotencyRecord]
     audit_events: Sequence[AuditEvent]
+    consents: Sequence[LeadConsent] = ()
+    quarantined_submissions: Sequence[QuarantinedSubmission] = ()
+    pending_confirmations: Sequence[PendingConfirmation] = ()
+    source_payloads: Sequence[SourcePayload] = ()
 
 
 async def find_person(session: AsyncSession, tenant_id: str, person: Person) -> Holdings:
@@ -135,7 +143,18 @@ async def find_person(session: AsyncSession, tenant_id: str, person: Person) -> 
     attempts = await repository.attempts([delivery.id for delivery in deliveries], texts)
     records = await repository.idempotency_records(texts)
     audit_events = await repository.audit_events(texts)
-    return Holdings(leads, events, deliveries, attempts, records, audit_events)
+    return Holdings(
+        leads,
+        events,
+        deliveries,
+        attempts,
+        records,
+        audit_events,
+        consents=await repository.consents(lead_ids),
+        quarantined_submissions=await repository.quarantined_submissions(texts),
+        pending_confirmations=await repository.pending_confirmations(texts),
+        source_payloads=await repository.source_payloads(lead_ids, texts),
+    )
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -171,8 +190,19 @@ async def erase_person(
         await repository.delete_idempotency_records([r.id for r in holdings.idempotency_records])
     if holdings.audit_events:
         await repository.scrub_audit_events([event.id for event in holdings.audit_events])
+    if holdings.quarantined_submissions:
+        await repository.delete_quarantined_submissions(
+            [submission.id for submission in holdings.quarantined_submissions]
+        )
+    if holdings.pending_confirmations:
+        await repository.delete_pending_confirmations(
+            [pending.id for pending in holdings.pending_confirmations]
+        )
+    if holdings.source_payloads:
+        await repository.scrub_source_payloads([p.id for p in holdings.source_payloads])
     lead_ids = [lead.id for lead in holdings.leads]
     if lead_ids:
+        # Their consent records go with them (foreign-key cascade).
         await repository.delete_leads(lead_ids)
     suppressed = False
     if suppress and person.email is not None:
@@ -188,6 +218,10 @@ async def erase_person(
             delivery_attempts=len(holdings.attempts),
             idempotency_records=len(holdings.idempotency_records),
             audit_events=len(holdings.audit_events),
+            consents=len(holdings.consents),
+            quarantined_submissions=len(holdings.quarantined_submissions),
+            pending_confirmations=len(holdings.pending_confirmations),
+            source_payloads=len(holdings.source_payloads),
         ),
         suppressed=suppressed,
     )
@@ -249,6 +283,14 @@ async def export_person(
             _columns(record, skip | {"fingerprint"}) for record in holdings.idempotency_records
         ],
         audit_events=[_columns(event, skip) for event in holdings.audit_events],
+        consents=[_columns(consent, skip) for consent in holdings.consents],
+        quarantined_submissions=[
+            _columns(submission, skip) for submission in holdings.quarantined_submissions
+        ],
+        pending_confirmations=[
+            _columns(pending, skip | {"token_hash"}) for pending in holdings.pending_confirmations
+        ],
+        source_payloads=[_columns(payload, skip) for payload in holdings.source_payloads],
         suppression=suppression,
     )
     return export
