@@ -292,6 +292,46 @@ def test_retention_purges_each_kind_when_the_clock_passes_its_period(
     assert count_rows(backend, AuditEvent, tenant.id) == 0
 
 
+def test_retention_purges_form_submissions_and_source_payloads(
+    backend: Backend, client: httpx.Client, smtp_settings: tuple[Mailbox, dict[str, Any]]
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    form_id = make_form(client, tenant, consentText=CONSENT)["id"]
+    form_post(client, form_id, them, consent="on", _lg_hp="http://spam")
+    source_post(client, tenant, them)
+    mailbox, smtp = smtp_settings
+    with app_server(backend, **smtp) as server, httpx.Client(base_url=server.url) as http:
+        form_post(http, make_form(http, tenant, doubleOptIn=True)["id"], them)
+        wait_until(lambda: len(mailbox.messages) == 1)
+    counted = (QuarantinedSubmission, PendingConfirmation, SourcePayload)
+    assert [count_rows(backend, model, tenant.id) for model in counted] == [1, 1, 1]
+
+    database = backend.app.state.database
+    settings = backend.settings.model_copy(
+        update={"retention_form_quarantine_days": 5, "sources_payload_retention_days": 4}
+    )
+    stored = tenant_settings(backend, tenant.id)
+    start = utcnow()
+    kinds = ("form_confirmations", "source_payloads", "form_quarantine")
+    before_metric = {kind: retention_purged(kind) for kind in kinds}
+
+    def purge_at(days: float) -> dict[str, int]:
+        at: datetime = start + timedelta(days=days)
+        purged = backend.run(purge_tenant(database, settings, tenant.id, stored, at))
+        return {kind: purged[kind] for kind in kinds}
+
+    assert purge_at(1) == dict.fromkeys(kinds, 0)
+    # The confirmation link works LEADGATE_FORMS_CONFIRMATION_HOURS (48): expired, it goes.
+    assert purge_at(2.5) == {"form_confirmations": 1, "source_payloads": 0, "form_quarantine": 0}
+    assert purge_at(4.5)["source_payloads"] == 1
+    assert purge_at(5.5)["form_quarantine"] == 1
+    assert [count_rows(backend, model, tenant.id) for model in counted] == [0, 0, 0]
+    assert {kind: retention_purged(kind) - before_metric[kind] for kind in kinds} == dict.fromkeys(
+        kinds, 1
+    )
+
+
 def test_retention_settings_keep_the_audit_log_longest(
     backend: Backend, client: httpx.Client
 ) -> None:
@@ -602,6 +642,42 @@ def test_export_lists_every_record_and_copy_of_the_person(
     ]:  # fmt: skip
         refused = client.get("/api/v1/privacy/exports", params=params, headers=headers)
         assert (refused.status_code, refused.json()["error"]) == (status, code), params
+
+
+def test_export_includes_consent_attribution_and_what_forms_and_sources_hold(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    form_id = make_form(client, tenant, consentText=CONSENT)["id"]
+    touch = {"utmSource": "news", "utmCampaign": "spring"}
+    form_post(client, form_id, them, consent="on", attribution={"lastTouch": touch})
+    form_post(client, form_id, them, consent="on", _lg_hp="http://spam")
+    made = source_post(client, tenant, them)
+    form_post(client, form_id, person(), consent="on")  # someone else, who must not appear
+
+    response = client.get(
+        "/api/v1/privacy/exports", params={"email": them["email"]}, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    export = response.json()
+    by_form = next(lead for lead in export["leads"] if lead["requestSource"] == "web_form")
+    assert by_form["attribution"]["lastTouch"]["utmCampaign"] == "spring"
+    [consent] = export["consents"]
+    assert (consent["leadId"], consent["formId"], consent["text"], consent["version"]) == (
+        by_form["id"],
+        form_id,
+        CONSENT,
+        1,
+    )
+    assert consent["givenAt"] is not None
+    [held] = export["quarantinedSubmissions"]
+    assert (held["lead"]["email"], held["reasons"]) == (them["email"], ["honeypot"])
+    [payload] = export["sourcePayloads"]
+    assert (payload["id"], payload["outcome"]) == (made["payloadId"], "created")
+    assert payload["body"]["contact"]["email"] == them["email"]
+    assert export["pendingConfirmations"] == []
+    assert len(export["leads"]) == 2  # the form's and the source's
 
 
 # --- suppression -----------------------------------------------------------------------------
