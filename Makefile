@@ -57,7 +57,8 @@ check: lint test
 
 screenshots: $(STAMP) chromium
 	LEADGATE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots LEADGATE_TEST_BACKENDS=sqlite \
-		$(BIN)/pytest -q tests/test_console_browser.py tests/test_forms_browser.py
+		$(BIN)/pytest -q tests/test_console_browser.py tests/test_forms_browser.py \
+			tests/test_console_crm_browser.py
 
 # deploy/compose.yaml is valid: `docker compose config` (v2 plugin) or Debian's docker-compose
 # (v1; needs no Docker engine).

@@ -333,6 +333,12 @@ def run_leadgate(
 
 
 READS = (("list", "/api/v1/leads?limit=20"), ("self", "/api/v1/api-keys/self"))
+# Reports over the million-lead table (docs/crm.md).
+REPORTS = (
+    "/api/v1/reports/leads?groupBy=source&period=month",
+    "/api/v1/reports/funnel",
+    "/api/v1/reports/pipeline",
+)
 
 
 def intake_scenarios(slug: str) -> list[tuple[str, dict[str, str]]]:
@@ -373,6 +379,16 @@ def big_runs(
                 args,
             )
         )
+        for path in REPORTS:
+            results.append(
+                measure(
+                    f"leadgate PostgreSQL+Redis, 1,000,000 leads: GET {path}",
+                    server,
+                    "intake.lua",
+                    {"BENCH_KEY": key, "BENCH_MODE": "get", "BENCH_PATH": path},
+                    args,
+                )
+            )
         keys_file = logs / "keys.txt"
         started = time.monotonic()
         seed_keys(env, tenant_id, 10_000, keys_file)

@@ -31,6 +31,7 @@ UNSCOPED_ALLOWED = {
     "PublicFormRepository": "a visitor's post names a form by its public id, nothing else",
     "SourceLookupRepository": "a provider's payload names its source by id before the tenant",
     "WebhookQueueRepository": "the webhook worker serves every tenant; CLI names endpoints by id",
+    "AutomationQueueRepository": "the automation worker evaluates every tenant's events",
 }
 QUERY_BUILDERS = {"select", "update", "delete", "insert"}
 SCOPING_MARKS = (

@@ -128,6 +128,30 @@ class World:
         held = self.http.get("/api/v1/form-quarantine", headers=self.full.headers).json()
         return str(held["data"][0]["id"])
 
+    def new_contact(self) -> str:
+        body = {"firstName": f"Contact{uid()}", "lastName": "Matrix"}
+        return str(self.post("/api/v1/contacts", body)["id"])
+
+    def new_deal(self) -> str:
+        return str(self.post("/api/v1/deals", {"name": f"Deal {uid()}"})["id"])
+
+    def new_activity(self) -> str:
+        body = {"kind": "note", "recordType": "lead", "recordId": self.ids["lead"], "subject": "x"}
+        return str(self.post("/api/v1/activities", body)["id"])
+
+    def new_automation(self) -> str:
+        # On deal.lost, which no case causes: the automation worker never acts during a case.
+        body = {"name": f"Rule {uid()}", "eventType": "deal.lost", "actions": [{"type": "emit"}]}
+        return str(self.post("/api/v1/automations", body)["id"])
+
+    def new_pipeline(self) -> str:
+        body = {"name": f"Pipeline {uid()}", "stages": [{"name": "Open"}]}
+        return str(self.post("/api/v1/pipelines", body)["id"])
+
+    def new_stage(self) -> str:
+        stages = self.post(f"/api/v1/pipelines/{self.ids['pipeline']}/stages", {"name": "Spare"})
+        return str(stages["stages"][-1]["id"])
+
     def endpoint_body(self) -> dict[str, Any]:
         # Subscribed to test events only: the other requests' events queue no deliveries.
         return {"url": self.receiver.url, "eventTypes": ["webhook.test"]}
@@ -163,6 +187,8 @@ class Route:
     body: Callable[[World], dict[str, Any] | None] = no_body
     target: Callable[[World], dict[str, str]] = no_target  # the path's parameters
     query: Callable[[World], dict[str, str]] = no_target  # the query string's parameters
+    # What another tenant's key gets when the body (not the path) names this tenant's resource.
+    foreign: tuple[int, str] | None = None
 
     @property
     def names_a_resource(self) -> bool:
@@ -251,6 +277,30 @@ def fresh_form(world: World) -> dict[str, str]:
 
 def held_submission(world: World) -> dict[str, str]:
     return {"submission_id": world.new_held_submission()}
+
+
+def contact(world: World) -> dict[str, str]:
+    return {"contact_id": world.ids["contact"]}
+
+
+def deal(world: World) -> dict[str, str]:
+    return {"deal_id": world.ids["deal"]}
+
+
+def pipeline(world: World) -> dict[str, str]:
+    return {"pipeline_id": world.ids["pipeline"]}
+
+
+def stage(world: World) -> dict[str, str]:
+    return {"pipeline_id": world.ids["pipeline"], "stage_id": world.ids["stage"]}
+
+
+def activity(world: World) -> dict[str, str]:
+    return {"activity_id": world.ids["activity"]}
+
+
+def automation(world: World) -> dict[str, str]:
+    return {"automation_id": world.ids["automation"]}
 
 
 def lead_body(_world: World) -> dict[str, Any]:
@@ -406,6 +456,168 @@ ROUTES: list[Route] = [
     Route("DELETE", "/api/v1/privacy/suppressions", "privacy:write", query=someone),
     Route("GET", "/api/v1/privacy/retention", "privacy:read"),
     Route("PUT", "/api/v1/privacy/retention", "privacy:write", body=lambda w: {"events": 60}),
+    # contacts and lead conversion
+    Route(
+        "POST",
+        "/api/v1/contacts",
+        "contacts:write",
+        body=lambda w: {"firstName": f"C{uid()}", "lastName": "New"},
+    ),
+    Route("GET", "/api/v1/contacts", "contacts:read"),
+    Route("GET", "/api/v1/contacts/export.csv", "contacts:read"),
+    Route("GET", "/api/v1/contacts/{contact_id}", "contacts:read", target=contact),
+    Route(
+        "PATCH",
+        "/api/v1/contacts/{contact_id}",
+        "contacts:write",
+        body=lambda w: {"title": f"T {uid()}"},
+        target=contact,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/contacts/{contact_id}",
+        "contacts:write",
+        target=lambda w: {"contact_id": w.new_contact()},
+    ),
+    Route(
+        "POST",
+        "/api/v1/leads/{lead_id}/convert",
+        "contacts:write",
+        body=lambda w: {},
+        target=fresh_lead,
+    ),
+    Route(
+        "GET",
+        "/api/v1/leads/{lead_id}/conversion",
+        "leads:read",
+        target=lambda w: {"lead_id": w.ids["converted_lead"]},
+    ),
+    # pipelines, stages and deals
+    Route("GET", "/api/v1/pipelines", "deals:read"),
+    Route(
+        "POST",
+        "/api/v1/pipelines",
+        "deals:write",
+        body=lambda w: {"name": f"P {uid()}", "stages": [{"name": "S"}]},
+    ),
+    Route("GET", "/api/v1/pipelines/{pipeline_id}", "deals:read", target=pipeline),
+    Route(
+        "PATCH", "/api/v1/pipelines/{pipeline_id}", "deals:write", body=named("P"), target=pipeline
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/pipelines/{pipeline_id}",
+        "deals:write",
+        target=lambda w: {"pipeline_id": w.new_pipeline()},
+    ),
+    Route(
+        "POST",
+        "/api/v1/pipelines/{pipeline_id}/stages",
+        "deals:write",
+        body=named("S"),
+        target=pipeline,
+    ),
+    Route(
+        "PATCH",
+        "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}",
+        "deals:write",
+        body=named("S"),
+        target=stage,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}",
+        "deals:write",
+        target=lambda w: {"pipeline_id": w.ids["pipeline"], "stage_id": w.new_stage()},
+    ),
+    Route("POST", "/api/v1/deals", "deals:write", body=named("D")),
+    Route("GET", "/api/v1/deals", "deals:read"),
+    Route("GET", "/api/v1/deals/export.csv", "deals:read"),
+    Route("GET", "/api/v1/deals/{deal_id}", "deals:read", target=deal),
+    Route("GET", "/api/v1/deals/{deal_id}/history", "deals:read", target=deal),
+    Route(
+        "PATCH",
+        "/api/v1/deals/{deal_id}",
+        "deals:write",
+        body=lambda w: {"amount": int(uid(), 16) % 100_000},
+        target=deal,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/deals/{deal_id}",
+        "deals:write",
+        target=lambda w: {"deal_id": w.new_deal()},
+    ),
+    # activities and timelines
+    Route(
+        "POST",
+        "/api/v1/activities",
+        "activities:write",
+        body=lambda w: {
+            "kind": "call",
+            "recordType": "lead",
+            "recordId": w.ids["lead"],
+            "subject": uid(),
+        },
+        foreign=(400, "invalid_request"),  # the lead in the body is not the caller's
+    ),
+    Route("GET", "/api/v1/activities", "activities:read"),
+    Route("GET", "/api/v1/activities/{activity_id}", "activities:read", target=activity),
+    Route(
+        "PATCH",
+        "/api/v1/activities/{activity_id}",
+        "activities:write",
+        body=lambda w: {"subject": uid()},
+        target=activity,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/activities/{activity_id}",
+        "activities:write",
+        target=lambda w: {"activity_id": w.new_activity()},
+    ),
+    Route(
+        "GET",
+        "/api/v1/timeline/{record_type}/{record_id}",
+        "activities:read",
+        target=lambda w: {"record_type": "lead", "record_id": w.ids["lead"]},
+    ),
+    # automations
+    Route("GET", "/api/v1/automations", "automations:read"),
+    Route(
+        "POST",
+        "/api/v1/automations",
+        "automations:write",
+        body=lambda w: {"name": uid(), "eventType": "deal.lost", "actions": [{"type": "emit"}]},
+    ),
+    Route("GET", "/api/v1/automations/{automation_id}", "automations:read", target=automation),
+    Route(
+        "PATCH",
+        "/api/v1/automations/{automation_id}",
+        "automations:write",
+        body=named("Rule"),
+        target=automation,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/automations/{automation_id}",
+        "automations:write",
+        target=lambda w: {"automation_id": w.new_automation()},
+    ),
+    Route("GET", "/api/v1/automations/{automation_id}/runs", "automations:read", target=automation),
+    Route(
+        "POST",
+        "/api/v1/automations/{automation_id}/trigger",
+        "automations:write",
+        body=lambda w: {"recordType": "lead", "recordId": w.ids["lead"]},
+        target=automation,
+    ),
+    # reports
+    Route("GET", "/api/v1/reports/leads", "reports:read"),
+    Route("GET", "/api/v1/reports/funnel", "reports:read"),
+    Route("GET", "/api/v1/reports/pipeline", "reports:read"),
+    Route("GET", "/api/v1/reports/revenue", "reports:read"),
+    Route("GET", "/api/v1/reports/usage", "reports:read"),
 ]
 
 # Routes under /api that take no API key, and why.
@@ -445,10 +657,10 @@ CASES = [*REFUSED, "other_tenants_key", "right_scope"]
 
 # Tenant tables that only background tasks write (request counts, attempts, addresses keys
 # were used from), and columns they update: never a request's doing.
-BACKGROUND_TABLES = {"usage_counts", "webhook_attempts", "api_key_ips"}
+BACKGROUND_TABLES = {"usage_counts", "webhook_attempts", "api_key_ips", "automation_runs"}
 BACKGROUND_COLUMNS = {
     "api_keys": {"last_used_at", "last_used_ip", "expiring_notified_at", "expired_recorded_at"},
-    "events": {"dispatched_at"},
+    "events": {"dispatched_at", "automated_at"},
     "webhook_endpoints": {"failing_since"},
     "webhook_deliveries": {"status", "attempts", "next_attempt_at", "last_attempt_at"},
 }
@@ -516,6 +728,18 @@ def world(backend: Backend) -> Iterator[World]:
             source=world.new_source(),
         )
         world.ids["payload"] = world.new_failed_payload()
+        pipelines = world.http.get("/api/v1/pipelines", headers=world.full.headers).json()
+        world.ids.update(
+            pipeline=pipelines["data"][0]["id"],
+            stage=pipelines["data"][0]["stages"][0]["id"],
+            contact=world.new_contact(),
+            deal=world.new_deal(),
+            activity=world.new_activity(),
+            automation=world.new_automation(),
+        )
+        converted = world.new_lead()
+        world.post(f"/api/v1/leads/{converted}/convert", {})
+        world.ids["converted_lead"] = converted
         tested = world.post(f"/api/v1/webhook-endpoints/{world.ids['endpoint']}/test", {})
         assert tested["success"] is True, tested
         world.ids["event"] = tested["eventId"]
@@ -591,7 +815,9 @@ def test_auth_matrix(world: World, route: Route, case: str) -> None:
         return
     assert after == before, "a refused request wrote to the tenant"
     if case == "other_tenants_key":
-        if route.names_a_resource:
+        if route.foreign is not None:
+            assert (response.status_code, response.json()["error"]) == route.foreign
+        elif route.names_a_resource:
             assert response.status_code == 404, response.text
             assert response.json()["error"] == "not_found"
         else:

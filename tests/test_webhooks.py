@@ -196,6 +196,9 @@ def test_event_type_catalogue(backend: Backend, client: httpx.Client) -> None:
         "lead.created", "lead.updated", "lead.deleted", "api_key.created", "api_key.rolled",
         "api_key.revoked", "api_key.expiring", "team.created", "team.renamed", "team.deleted",
         "usage.threshold_reached", "person.erased", "webhook.test",
+        "contact.created", "contact.updated", "contact.deleted", "lead.converted",
+        "deal.created", "deal.updated", "deal.won", "deal.lost", "deal.deleted",
+        "activity.created", "activity.updated", "automation.triggered",
     }  # fmt: skip
     for entry in catalogue:
         assert entry["description"]

@@ -21,8 +21,10 @@ from leadgate.api_keys.last_used import KeyUsageRecorder
 from leadgate.api_keys.router import router as api_keys_router
 from leadgate.api_keys.sweep import run_expiry_sweep
 from leadgate.audit.router import router as audit_router
+from leadgate.automations.worker import AutomationWorker
 from leadgate.console.router import install_console
 from leadgate.context import current_request_id
+from leadgate.crm import routers as crm_routers
 from leadgate.db import Database, database_unavailable
 from leadgate.errors import database_unavailable_error, error_body, install_error_handlers
 from leadgate.forms.public import router as forms_public_router
@@ -78,6 +80,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The webhook delivery worker (off when `leadgate worker` processes deliver).
     webhooks = WebhookWorker(database, settings)
     webhook_task = asyncio.create_task(webhooks.run()) if settings.webhooks_worker_enabled else None
+    # The automation worker: rules run on committed events (off when `leadgate worker` runs them).
+    automations = AutomationWorker(database, settings)
+    automation_task = (
+        asyncio.create_task(automations.run()) if settings.automations_worker_enabled else None
+    )
     # Purge of soft-deleted leads and expired idempotency records.
     housekeeper = housekeeping.Housekeeper(database, settings)
     housekeeper.start()
@@ -87,6 +94,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await housekeeper.stop()
         if webhook_task is not None:
             await webhooks.shutdown(webhook_task)
+        if automation_task is not None:
+            await automations.shutdown(automation_task)
         for task in key_tasks:
             task.cancel()
         await asyncio.gather(*key_tasks, return_exceptions=True)
@@ -168,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         forms_router,
         sources_router,
         privacy_router,
+        *crm_routers,
     ):
         app.include_router(router, prefix=CANONICAL)
     # Providers post here: authenticated by their signatures, not by an API key.

@@ -43,8 +43,19 @@ from typing import IO, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 import httpx
 from pydantic.alias_generators import to_camel
 
+from leadgate.activities.schemas import ActivityOut, Timeline
 from leadgate.api_keys.schemas import ApiKeyCreated, ApiKeyList, ApiKeyOut, ApiKeySelf
 from leadgate.audit.schemas import AuditEventList, AuditEventOut
+from leadgate.automations.schemas import AutomationOut, RunOut, RunPage
+from leadgate.contacts.schemas import ContactOut, ContactPage, LeadConverted
+from leadgate.deals.schemas import (
+    DealHistory,
+    DealOut,
+    DealPage,
+    PipelineList,
+    PipelineOut,
+    StageChangeOut,
+)
 from leadgate.integrations.schemas import LeadFoundOrCreated
 from leadgate.leads.schemas import (
     MAX_BATCH,
@@ -74,7 +85,9 @@ from leadgate.webhooks.schemas import (
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_STATUSES = frozenset({429, 503})
 # The routes whose writes the server keeps under their Idempotency-Key and replays.
-REPLAYED_PREFIXES = ("/leads", "/tags")
+REPLAYED_PREFIXES = (
+    "/leads", "/tags", "/contacts", "/pipelines", "/deals", "/activities", "/automations",
+)  # fmt: skip
 # Errors raised before a connection existed: the request never reached the server.
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 
@@ -602,6 +615,182 @@ class _Api:
     @operation
     def delete_tag(self, tag_id: str, *, idempotency_key: str | None = None) -> Op[TagDeleted]:
         return Op("DELETE", f"/tags/{tag_id}", _model(TagDeleted), idempotency_key=idempotency_key)
+
+    # --- contacts, deals, activities, automations, reports ------------------------------------
+
+    @operation
+    def create_contact(
+        self,
+        /,
+        contact: Mapping[str, Any] | None = None,
+        *,
+        on_duplicate: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Op[ContactOut]:
+        return Op(
+            "POST",
+            "/contacts",
+            _model(ContactOut),
+            json=_camel({**(contact or {}), **fields}),
+            params=_params(on_duplicate=on_duplicate),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def get_contact(self, contact_id: str) -> Op[ContactOut]:
+        return Op("GET", f"/contacts/{contact_id}", _model(ContactOut))
+
+    @operation
+    def list_contacts(
+        self, /, *, limit: int = 25, cursor: str | None = None, **filters: Any
+    ) -> Op[ContactPage]:
+        params = _params(limit=limit, cursor=cursor, **filters)
+        return Op("GET", "/contacts", _model(ContactPage), params=params)
+
+    @operation
+    def update_contact(
+        self, /, contact_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Op[ContactOut]:
+        return Op(
+            "PATCH",
+            f"/contacts/{contact_id}",
+            _model(ContactOut),
+            json=_camel(fields),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def delete_contact(self, contact_id: str, *, idempotency_key: str | None = None) -> Op[None]:
+        return Op("DELETE", f"/contacts/{contact_id}", _nothing, idempotency_key=idempotency_key)
+
+    @operation
+    def convert_lead(
+        self,
+        /,
+        lead_id: str,
+        *,
+        deal: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Op[LeadConverted]:
+        """The lead becomes a contact (and a deal, from `deal`'s fields) in one transaction."""
+        body = _camel(fields)
+        if deal is not None:
+            body["deal"] = _camel(deal)
+        return Op(
+            "POST",
+            f"/leads/{lead_id}/convert",
+            _model(LeadConverted),
+            json=body,
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def list_pipelines(self) -> Op[list[PipelineOut]]:
+        return Op("GET", "/pipelines", lambda r: PipelineList.model_validate(r.json()).data)
+
+    @operation
+    def create_deal(
+        self,
+        /,
+        deal: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> Op[DealOut]:
+        """`amount` in minor units (cents) of `currency`."""
+        return Op(
+            "POST",
+            "/deals",
+            _model(DealOut),
+            json=_camel({**(deal or {}), **fields}),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def get_deal(self, deal_id: str) -> Op[DealOut]:
+        return Op("GET", f"/deals/{deal_id}", _model(DealOut))
+
+    @operation
+    def list_deals(
+        self, /, *, limit: int = 25, cursor: str | None = None, **filters: Any
+    ) -> Op[DealPage]:
+        params = _params(limit=limit, cursor=cursor, **filters)
+        return Op("GET", "/deals", _model(DealPage), params=params)
+
+    @operation
+    def update_deal(
+        self, /, deal_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Op[DealOut]:
+        """`stage_id=` moves the deal (a won or lost stage closes it)."""
+        return Op(
+            "PATCH",
+            f"/deals/{deal_id}",
+            _model(DealOut),
+            json=_camel(fields),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def deal_history(self, deal_id: str) -> Op[list[StageChangeOut]]:
+        return Op(
+            "GET", f"/deals/{deal_id}/history", lambda r: DealHistory.model_validate(r.json()).data
+        )
+
+    @operation
+    def create_activity(
+        self, /, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Op[ActivityOut]:
+        """`kind`, `record_type`, `record_id`, `subject`, and `body`, `due_at`, `done`."""
+        return Op(
+            "POST",
+            "/activities",
+            _model(ActivityOut),
+            json=_camel(fields),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def timeline(self, record_type: str, record_id: str) -> Op[Timeline]:
+        return Op("GET", f"/timeline/{record_type}/{record_id}", _model(Timeline))
+
+    @operation
+    def create_automation(
+        self, /, rule: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Op[AutomationOut]:
+        """`rule` as the API takes it (camelCase): name, eventType, conditions, actions."""
+        return Op(
+            "POST",
+            "/automations",
+            _model(AutomationOut),
+            json=dict(rule),
+            idempotency_key=idempotency_key,
+        )
+
+    @operation
+    def automation_runs(
+        self, /, automation_id: str, *, limit: int = 25, cursor: str | None = None
+    ) -> Op[RunPage]:
+        params = _params(limit=limit, cursor=cursor)
+        return Op("GET", f"/automations/{automation_id}/runs", _model(RunPage), params=params)
+
+    @operation
+    def trigger_automation(
+        self, /, automation_id: str, record_type: str, record_id: str
+    ) -> Op[RunOut]:
+        return Op(
+            "POST",
+            f"/automations/{automation_id}/trigger",
+            _model(RunOut),
+            json={"recordType": record_type, "recordId": record_id},
+        )
+
+    @operation
+    def report(self, /, name: str, **params: Any) -> Op[dict[str, Any]]:
+        """A report as JSON: `leads`, `funnel`, `pipeline`, `revenue` or `usage` (docs/crm.md);
+        `params` in snake_case (`group_by=`, `period=`, `pipeline_id=`)."""
+        return Op("GET", f"/reports/{name}", lambda r: dict(r.json()), params=_params(**params))
 
     # --- API keys -----------------------------------------------------------------------------
 

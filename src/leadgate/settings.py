@@ -453,6 +453,14 @@ class Settings(BaseSettings):
         description="Run the webhook delivery worker inside `leadgate serve`. Turn it off when "
         "separate `leadgate worker` processes deliver.",
     )
+    automations_worker_enabled: bool = Field(
+        True,
+        description="Run the automation worker (rules evaluated from the event outbox) inside "
+        "`leadgate serve`. Turn it off when separate `leadgate worker` processes run them.",
+    )
+    automations_poll_seconds: float = Field(
+        1.0, gt=0, description="How long an idle automation worker waits before looking again."
+    )
     webhooks_poll_seconds: float = Field(
         1.0, gt=0, description="How long an idle worker waits before looking for work again."
     )

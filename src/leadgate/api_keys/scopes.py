@@ -22,6 +22,15 @@ Scope = Literal[
     "sources:write",
     "privacy:read",
     "privacy:write",
+    "contacts:read",
+    "contacts:write",
+    "deals:read",
+    "deals:write",
+    "activities:read",
+    "activities:write",
+    "automations:read",
+    "automations:write",
+    "reports:read",
 ]
 ALL_SCOPES: tuple[str, ...] = get_args(Scope)
 EXPIRATION_DAYS: tuple[int, ...] = (30, 60, 90, 180, 365)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from leadgate.cli import (
+    crm,
     db,
     keys,
     leads,
@@ -34,5 +35,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(leads.app, name="leads")
 app.add_typer(teams.app, name="teams")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(crm.automations_app, name="automations")
+app.add_typer(crm.reports_app, name="reports")
 
 __all__ = ["app"]

@@ -1,6 +1,6 @@
 """Mounts the console under /console: one router per product area (accounts, keys, members,
-audit, developers, usage, leads, tags, teams, webhooks, web forms, sources, privacy), its
-page-shaped errors and its security headers.
+audit, developers, usage, leads, tags, teams, webhooks, web forms, sources, privacy, contacts,
+deals, automations, reports), its page-shaped errors and its security headers.
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from fastapi.responses import Response
 from leadgate.console import (
     accounts,
     audit,
+    automations,
+    contacts,
+    deals,
     developers,
     keys,
     leads,
     members,
     privacy,
+    reports,
     sources,
     tags,
     teams,
@@ -29,7 +33,7 @@ from leadgate.console.security import SecurityHeadersMiddleware
 
 AREAS = (
     accounts, keys, members, audit, developers, usage, leads, tags, teams, webhooks, web_forms,
-    sources, privacy,
+    sources, privacy, contacts, deals, automations, reports,
 )  # fmt: skip
 # Included after every area: it answers any console path no area has.
 fallback = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])

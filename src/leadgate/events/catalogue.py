@@ -59,6 +59,62 @@ _TEAM: dict[str, Any] = {
     "keyCount": 0,
 }
 
+_CONTACT: dict[str, Any] = {
+    "id": "cont_01m7ym8hfsgtxyzccy24shk0ak",
+    "firstName": "Jane",
+    "lastName": "Smith",
+    "email": "jane@example.com",
+    "phone": "+15551234567",
+    "company": "Acme Inc",
+    "title": "Head of Operations",
+    "customFields": {},
+    "teamId": None,
+    "ownerId": None,
+    "leadId": "lead_01m7ym8hfsgtxyzccy24shk0aj",
+    "createdBy": {"type": "api_key", "id": "key_01m7ym8de47xf09erntk40q8ge", "name": "CRM sync"},
+    "createdAt": "2026-11-21T08:41:12.441Z",
+    "updatedAt": "2026-11-21T08:41:12.441Z",
+}
+_DEAL: dict[str, Any] = {
+    "id": "deal_01m7ym8hfsgtxyzccy24shk0am",
+    "name": "Acme Inc: 50 seats",
+    "amount": 1250000,
+    "currency": "USD",
+    "pipelineId": "pipe_01m7ym8hfsgtxyzccy24shk0an",
+    "stageId": "stg_01m7ym8hfsgtxyzccy24shk0ap",
+    "status": "open",
+    "contactId": "cont_01m7ym8hfsgtxyzccy24shk0ak",
+    "leadId": "lead_01m7ym8hfsgtxyzccy24shk0aj",
+    "teamId": None,
+    "ownerId": None,
+    "expectedCloseDate": "2026-12-31",
+    "closedAt": None,
+    "createdBy": {"type": "api_key", "id": "key_01m7ym8de47xf09erntk40q8ge", "name": "CRM sync"},
+    "createdAt": "2026-11-21T08:41:12.441Z",
+    "updatedAt": "2026-11-21T08:41:12.441Z",
+}
+_WON: dict[str, Any] = {
+    **_DEAL,
+    "stageId": "stg_01m7ym8hfsgtxyzccy24shk0aq",
+    "status": "won",
+    "closedAt": "2026-11-28T15:02:00.000Z",
+    "updatedAt": "2026-11-28T15:02:00.000Z",
+    "previousStageId": "stg_01m7ym8hfsgtxyzccy24shk0ap",
+}
+_ACTIVITY: dict[str, Any] = {
+    "id": "act_01m7ym8hfsgtxyzccy24shk0ar",
+    "kind": "call",
+    "recordType": "contact",
+    "recordId": "cont_01m7ym8hfsgtxyzccy24shk0ak",
+    "subject": "Intro call",
+    "body": "Interested in the annual plan.",
+    "dueAt": None,
+    "doneAt": "2026-11-22T10:00:00.000Z",
+    "createdBy": {"type": "api_key", "id": "key_01m7ym8de47xf09erntk40q8ge", "name": "CRM sync"},
+    "createdAt": "2026-11-22T10:00:00.000Z",
+    "updatedAt": "2026-11-22T10:00:00.000Z",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class EventType:
@@ -147,5 +203,79 @@ CATALOGUE: tuple[EventType, ...] = (
         "webhook.test",
         "Sent by the endpoint tester only (`POST /webhook-endpoints/{id}/test`).",
         {"endpointId": "whep_01m7ym8de47xf09erntk40q8ge", "message": "A test from leadgate."},
+    ),
+    EventType(
+        "contact.created", "A contact was created (directly or by converting a lead).", _CONTACT
+    ),
+    EventType(
+        "contact.updated",
+        "A contact's fields changed (`changedFields`, `previousAttributes`).",
+        {
+            **_CONTACT,
+            "title": "COO",
+            "changedFields": ["title"],
+            "previousAttributes": {"title": "Head of Operations"},
+        },
+    ),
+    EventType(
+        "contact.deleted",
+        "A contact was deleted.",
+        {**_CONTACT, "deletedAt": "2026-11-21T10:00:00.000Z"},
+    ),
+    EventType(
+        "lead.converted",
+        "A lead became a contact (and a deal, when one was asked for) in one transaction.",
+        {
+            "leadId": _LEAD["id"],
+            "contactId": _CONTACT["id"],
+            "dealId": _DEAL["id"],
+            "lead": {**_LEAD, "status": "converted"},
+            "contact": _CONTACT,
+            "deal": _DEAL,
+        },
+    ),
+    EventType("deal.created", "A deal was created.", _DEAL),
+    EventType(
+        "deal.updated",
+        "A deal's fields or stage changed (`changedFields`, `previousAttributes`).",
+        {
+            **_DEAL,
+            "amount": 1500000,
+            "changedFields": ["amount"],
+            "previousAttributes": {"amount": 1250000},
+        },
+    ),
+    EventType("deal.won", "A deal entered a won stage (`previousStageId`: where it was).", _WON),
+    EventType(
+        "deal.lost",
+        "A deal entered a lost stage (`previousStageId`: where it was).",
+        {**_WON, "status": "lost", "stageId": "stg_01m7ym8hfsgtxyzccy24shk0as"},
+    ),
+    EventType(
+        "deal.deleted", "A deal was deleted.", {**_DEAL, "deletedAt": "2026-11-21T10:00:00.000Z"}
+    ),
+    EventType(
+        "activity.created",
+        "A note, call, meeting, e-mail or task was logged on a lead, contact or deal.",
+        _ACTIVITY,
+    ),
+    EventType(
+        "activity.updated",
+        "An activity changed (a task done: `doneAt`).",
+        {**_ACTIVITY, "changedFields": ["doneAt"], "previousAttributes": {"doneAt": None}},
+    ),
+    EventType(
+        "automation.triggered",
+        "An automation's rule matched an event and took its actions (the `emit` action).",
+        {
+            "automationId": "auto_01m7ym8hfsgtxyzccy24shk0at",
+            "automationName": "Tag website leads",
+            "runId": "arun_01m7ym8hfsgtxyzccy24shk0au",
+            "eventId": "evt_01m7ym8hfsgtxyzccy24shk0av",
+            "eventType": "lead.created",
+            "recordType": "lead",
+            "recordId": _LEAD["id"],
+            "actionsTaken": [{"type": "add_tags", "tags": ["website"]}],
+        },
     ),
 )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +15,19 @@ from leadgate.ids import new_id
 from leadgate.models import utcnow
 
 EVENT_TYPES = tuple(event_type.type for event_type in CATALOGUE)
+# The ids of the events emitted inside `collecting()` (the automation worker marks the events
+# its own actions cause, so they do not trigger rules again).
+_collected: ContextVar[list[str] | None] = ContextVar("collected_events", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[str]]:
+    ids: list[str] = []
+    token = _collected.set(ids)
+    try:
+        yield ids
+    finally:
+        _collected.reset(token)
 
 
 def new_event(event_type: str, data_json: str) -> dict[str, Any]:
@@ -27,4 +43,7 @@ async def emit(session: AsyncSession, tenant_id: str, event_type: str, data: dic
         raise ValueError(f"unknown event type {event_type}")
     event_id = new_id("evt")
     await EventRepository(session, tenant_id).insert(event_id, event_type, data, utcnow())
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(event_id)
     return event_id

@@ -4,6 +4,16 @@ from leadgate.models.api_key import ApiKey, ApiKeyIp, ApiKeySecret
 from leadgate.models.audit import AuditEvent, Event
 from leadgate.models.base import Base, TenantScoped, utcnow
 from leadgate.models.console import ConsoleSession, Invitation, LoginFailure
+from leadgate.models.crm import (
+    Activity,
+    Automation,
+    AutomationRun,
+    Contact,
+    Deal,
+    DealStageChange,
+    Pipeline,
+    Stage,
+)
 from leadgate.models.forms import (
     LeadConsent,
     PendingConfirmation,
@@ -19,12 +29,18 @@ from leadgate.models.usage import Notice, UsageCount
 from leadgate.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "Activity",
     "ApiKey",
     "ApiKeyIp",
     "ApiKeySecret",
     "AuditEvent",
+    "Automation",
+    "AutomationRun",
     "Base",
     "ConsoleSession",
+    "Contact",
+    "Deal",
+    "DealStageChange",
     "Event",
     "IdempotencyRecord",
     "InboundSource",
@@ -36,8 +52,10 @@ __all__ = [
     "Membership",
     "Notice",
     "PendingConfirmation",
+    "Pipeline",
     "QuarantinedSubmission",
     "SourcePayload",
+    "Stage",
     "Suppression",
     "Tag",
     "Team",

@@ -48,6 +48,13 @@ class Event(TenantScoped, Base):
             sqlite_where=sa.text("dispatched_at IS NULL"),
             postgresql_where=sa.text("dispatched_at IS NULL"),
         ),
+        # The automation worker's queue: events not yet evaluated against the rules.
+        sa.Index(
+            "ix_events_unautomated",
+            "created_at",
+            sqlite_where=sa.text("automated_at IS NULL"),
+            postgresql_where=sa.text("automated_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -58,3 +65,5 @@ class Event(TenantScoped, Base):
     dispatched_at: Mapped[datetime | None]
     # Set when retention or an erasure emptied `data`: the event is still listed, not replayable.
     payload_purged_at: Mapped[datetime | None]
+    # Set by the automation worker once the tenant's rules have been run on the event.
+    automated_at: Mapped[datetime | None]

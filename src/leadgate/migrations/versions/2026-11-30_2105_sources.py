@@ -2,7 +2,7 @@
 of e-mail, phone and name (a phone claim key; the name key may be absent).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-30 21:05:00
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from leadgate.models.base import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

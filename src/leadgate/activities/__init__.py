@@ -1,0 +1,2 @@
+"""Activities (notes, calls, meetings, e-mails, tasks) on leads, contacts and deals, and each
+record's timeline."""

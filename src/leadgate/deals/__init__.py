@@ -1,0 +1,1 @@
+"""Deals, the pipelines and stages they move through, and each deal's stage history."""
