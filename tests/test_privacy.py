@@ -24,8 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.housekeeping import purge_once
 from leadgate.models import (
+    Activity,
     AuditEvent,
     Base,
+    Contact,
+    Deal,
     Event,
     IdempotencyRecord,
     Lead,
@@ -42,7 +45,14 @@ from leadgate.models import (
 )
 from leadgate.privacy.retention import purge_tenant
 from tests.conftest import Backend, Cli, app_server
-from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, seed_lead
+from tests.factories import (
+    TenantInfo,
+    count_rows,
+    create_api_key,
+    create_tenant,
+    fetch_rows,
+    seed_lead,
+)
 from tests.receiver import Received, Receiver, running_receiver, wait_until
 from tests.test_forms import JSON_HEADERS, make_form
 from tests.test_forms_consent import CONSENT, Mailbox, free_port
@@ -380,7 +390,7 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     other = privacy_tenant(backend)
     them = person()
     needles = [them["email"], e164(them["phone"]), them["firstName"], them["lastName"]]
-    make_endpoint(client, tenant, echo_receiver.url)
+    echoing = make_endpoint(client, tenant, echo_receiver.url)
     busy = make_endpoint(client, tenant, busy_receiver.url)
 
     # Every path that copies a person: the API with an Idempotency-Key, a batch, an HTML form
@@ -436,11 +446,27 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
         wait_until(lambda: len(mailbox.messages) == 1)
     # An inbound source: the provider's payload is kept beside the lead it made.
     assert source_post(client, tenant, them)["outcome"] == "created"
+    # The CRM: the API lead converted into a contact with a deal, a note on the contact.
+    converted = client.post(
+        f"/api/v1/leads/{lead_id}/convert",
+        json={"deal": {"name": "50 seats", "amount": 100, "currency": "eur"}},
+        headers=tenant.headers,
+    )
+    assert converted.status_code == 201, converted.text
+    contact_id = converted.json()["contact"]["id"]
+    note = client.post(
+        "/api/v1/activities",
+        json={"kind": "note", "recordType": "contact", "recordId": contact_id,
+              "subject": "Met at the fair", "body": f"{them['firstName']} wants a demo"},
+        headers=tenant.headers,
+    )  # fmt: skip
+    assert note.status_code == 201, note.text
     # The same person in another tenant is that tenant's business, not this erasure's.
     assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
 
-    # 7 created (API, batch, form post, CSV, web form, source), 1 updated, 1 deleted.
+    # Everything sent to the echoing endpoint has arrived (none is in flight during the erasure).
     wait_until(lambda: len(echo_receiver.requests) >= 9)
+    wait_until(lambda: {d["status"] for d in deliveries(client, tenant, echoing)} == {"succeeded"})
     wait_until(lambda: len(busy_receiver.requests) >= 1)
     # The busy endpoint is switched off: its deliveries wait, pending, with a 503 attempt each.
     disabled = client.patch(
@@ -461,6 +487,8 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
         "form_confirmations.email",
         "form_confirmations.lead",
         "source_payloads.body",
+        "contacts.email",
+        "activities.body",
     }
 
     erased = client.post(
@@ -478,13 +506,22 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
         body["counts"]["quarantinedSubmissions"],
         body["counts"]["pendingConfirmations"],
         body["counts"]["sourcePayloads"],
-    ) == (1, 1, 1, 1)
+        body["counts"]["contacts"],
+        body["counts"]["activities"],
+    ) == (1, 1, 1, 1, 1, 1)
     assert body["suppressed"] is True
     assert count_rows(backend, LeadConsent, tenant.id) == 0
     assert count_rows(backend, QuarantinedSubmission, tenant.id) == 0
     assert count_rows(backend, PendingConfirmation, tenant.id) == 0
     # The source's delivery stays counted, with its outcome; what it carried is gone.
     assert count_rows(backend, SourcePayload, tenant.id, outcome="created") == 1
+    assert (count_rows(backend, Contact, tenant.id), count_rows(backend, Activity, tenant.id)) == (
+        0,
+        0,
+    )
+    # The deal is the tenant's business: it stays, linked to no one.
+    [deal] = fetch_rows(backend, Deal, tenant.id)
+    assert (deal.contact_id, deal.lead_id, deal.amount) == (None, None, 100)
     assert count_rows(backend, Lead, tenant.id) == 0
     assert count_rows(backend, Lead, other.id) == 1
     assert count_rows(backend, Suppression, tenant.id) == 1
@@ -655,6 +692,15 @@ def test_export_includes_consent_attribution_and_what_forms_and_sources_hold(
     form_post(client, form_id, them, consent="on", _lg_hp="http://spam")
     made = source_post(client, tenant, them)
     form_post(client, form_id, person(), consent="on")  # someone else, who must not appear
+    converted = client.post(
+        f"/api/v1/leads/{made['leadId']}/convert",
+        json={"deal": {"name": "Pilot", "amount": 100, "currency": "eur"}},
+        headers=tenant.headers,
+    )
+    assert converted.status_code == 201, converted.text
+    call = {"kind": "call", "recordType": "contact", "subject": "Intro call"}
+    call["recordId"] = converted.json()["contact"]["id"]
+    assert client.post("/api/v1/activities", json=call, headers=tenant.headers).is_success
 
     response = client.get(
         "/api/v1/privacy/exports", params={"email": them["email"]}, headers=tenant.headers
@@ -678,6 +724,11 @@ def test_export_includes_consent_attribution_and_what_forms_and_sources_hold(
     assert payload["body"]["contact"]["email"] == them["email"]
     assert export["pendingConfirmations"] == []
     assert len(export["leads"]) == 2  # the form's and the source's
+    [contact] = export["contacts"]
+    assert (contact["email"], contact["leadId"]) == (them["email"], made["leadId"])
+    assert "emailKey" not in contact
+    assert [deal["name"] for deal in export["deals"]] == ["Pilot"]
+    assert [activity["subject"] for activity in export["activities"]] == ["Intro call"]
 
 
 # --- suppression -----------------------------------------------------------------------------

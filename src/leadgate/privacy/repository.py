@@ -14,7 +14,10 @@ import sqlalchemy as sa
 
 from leadgate.db import TenantScopedRepository
 from leadgate.models import (
+    Activity,
     AuditEvent,
+    Contact,
+    Deal,
     Event,
     IdempotencyRecord,
     Lead,
@@ -199,6 +202,52 @@ class PersonRepository(TenantScopedRepository):
         return (
             (await self.session.execute(statement.order_by(AuditEvent.created_at))).scalars().all()
         )
+
+    async def contacts(
+        self, email_key: str | None, phone: str | None, lead_ids: Sequence[str]
+    ) -> Sequence[Contact]:
+        """Contacts that are them: by e-mail or phone, or converted from one of their leads
+        (deleted ones included)."""
+        conditions: list[sa.ColumnElement[bool]] = [Contact.lead_id.in_(list(lead_ids))]
+        if email_key is not None:
+            conditions.append(Contact.email_key == email_key)
+        if phone is not None:
+            conditions.append(Contact.phone == phone)
+        statement = self._scoped(Contact).where(sa.or_(*conditions)).order_by(Contact.created_at)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def deals(self, contact_ids: Sequence[str], lead_ids: Sequence[str]) -> Sequence[Deal]:
+        """Deals with their contacts or from their leads: the tenant's business, listed in an
+        export; an erasure unlinks them (foreign keys set to NULL) and keeps them."""
+        statement = self._scoped(Deal).where(
+            sa.or_(Deal.contact_id.in_(list(contact_ids)), Deal.lead_id.in_(list(lead_ids)))
+        )
+        return (await self.session.execute(statement.order_by(Deal.created_at))).scalars().all()
+
+    async def activities(
+        self, record_ids: Sequence[str], needles: Sequence[str]
+    ) -> Sequence[Activity]:
+        """Notes, calls, meetings and tasks on their leads or contacts, or quoting them."""
+        statement = self._scoped(Activity).where(
+            sa.or_(
+                sa.and_(
+                    Activity.record_type.in_(("lead", "contact")),
+                    Activity.record_id.in_(list(record_ids)),
+                ),
+                _contains_any(Activity.subject, needles),
+                _contains_any(Activity.body, needles),
+            )
+        )
+        return (await self.session.execute(statement.order_by(Activity.created_at))).scalars().all()
+
+    async def delete_activities(self, activity_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(Activity).where(Activity.id.in_(activity_ids))
+        )
+
+    async def delete_contacts(self, contact_ids: Sequence[str]) -> None:
+        """Hard delete: their deals stay, no longer linked to them."""
+        await self.session.execute(self._scoped_delete(Contact).where(Contact.id.in_(contact_ids)))
 
     async def consents(self, lead_ids: Sequence[str]) -> Sequence[LeadConsent]:
         """What their leads agreed to with a form (deleted with the lead, by cascade)."""

@@ -41,6 +41,8 @@ class ErasureCounts(ResponseModel):
     quarantined_submissions: int
     pending_confirmations: int
     source_payloads: int
+    contacts: int
+    activities: int
 
 
 class ErasureOut(ResponseModel):
@@ -68,6 +70,11 @@ class PersonExport(ResponseModel):
     source_payloads: list[dict[str, Any]] = Field(
         description="What inbound sources (form builders, ad platforms) sent about them."
     )
+    contacts: list[dict[str, Any]]
+    deals: list[dict[str, Any]] = Field(
+        description="Deals with their contacts or from their leads (kept by an erasure, unlinked)."
+    )
+    activities: list[dict[str, Any]]
     suppression: dict[str, Any] | None
 
 
