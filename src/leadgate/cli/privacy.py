@@ -52,8 +52,8 @@ def privacy_erase(
     emit(
         erasure,
         as_json,
-        f"Erasure {erasure['id']}: {counts['leads']} leads, {counts['contacts']} contacts and "
-        f"{counts['activities']} activities deleted, {counts['events']} event "
+        f"Erasure {erasure['id']}: {counts['leads']} leads deleted, {counts['contacts']} "
+        f"contacts and {counts['activities']} activities deleted, {counts['events']} event "
         f"payloads emptied, {counts['pendingDeliveries']} pending deliveries cancelled, "
         f"{counts['deliveryAttempts']} attempts and {counts['idempotencyRecords']} idempotency "
         f"records scrubbed, {counts['quarantinedSubmissions']} quarantined submissions and "
