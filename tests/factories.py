@@ -153,12 +153,23 @@ def unique_lead(**overrides: Any) -> dict[str, Any]:
     return seed_lead(**{"firstName": f"Jane{tag}", "email": f"jane.{tag}@example.com", **overrides})
 
 
+def complete_lines(log: Path) -> list[str]:
+    """The log's lines that are written whole: the servers may be writing the last one."""
+    text = log.read_text()
+    return text[: text.rfind("\n") + 1].splitlines()
+
+
+def log_entries(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines of the test servers' log (other lines, if any, left out)."""
+    return [json.loads(line) for line in complete_lines(log) if line.startswith("{")]
+
+
 def access_line(log: Path, request_id: str, timeout: float = 30) -> dict[str, Any]:
     """The access-log line of request `request_id` in the test servers' log, once written: it is
     written as the request ends, after its answer has left (or its client has)."""
     deadline = time.monotonic() + timeout
     while True:
-        for line in log.read_text().splitlines():
+        for line in complete_lines(log):
             if request_id in line and line.startswith("{"):
                 entry: dict[str, Any] = json.loads(line)
                 if entry.get("event") == "request" and entry.get("request_id") == request_id:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from leadgate.models import Lead
 from tests.conftest import Backend
-from tests.factories import count_rows, create_tenant, unique_lead
+from tests.factories import access_line, count_rows, create_tenant, log_entries, unique_lead
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -53,7 +52,8 @@ def test_unhandled_exception_is_500_without_internals(
     assert "Traceback" not in response.text
     assert body["details"] == []
     # The log has the details and the access line, both under the request id.
-    lines = [json.loads(line) for line in server_log.read_text().splitlines() if line.strip()]
+    access_line(server_log, body["requestId"])  # written once the answer has left
+    lines = log_entries(server_log)
     mine = [line for line in lines if line.get("request_id") == body["requestId"]]
     assert {"unhandled_exception", "request"} <= {line["event"] for line in mine}
     access = next(line for line in mine if line["event"] == "request")

@@ -4,7 +4,6 @@ an unhandled error) is captured from the server's log and searched for every sec
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
@@ -25,7 +24,7 @@ from tests.console_helpers import (
     sign_in,
     sign_up,
 )
-from tests.factories import RequestParts, access_line, unique_lead
+from tests.factories import RequestParts, access_line, complete_lines, log_entries, unique_lead
 from tests.receiver import running_receiver, wait_until
 
 
@@ -155,8 +154,8 @@ def test_no_secret_reaches_the_logs(backend: Backend, server_log: Path) -> None:
     assert last.status_code == 200
 
     access_line(server_log, last.headers["x-request-id"])  # the log holds the whole run
-    log = server_log.read_text()
-    lines = [json.loads(line) for line in log.splitlines() if line.strip().startswith("{")]
+    log = "\n".join(complete_lines(server_log))
+    lines = log_entries(server_log)
     # The run was logged (so the search below means something) ...
     sources = {line.get("key_source") for line in lines if line.get("event") == "request"}
     assert {"header", "bearer", "query", "body"} <= sources

@@ -68,16 +68,20 @@ def serve(
         access_log=False,
         proxy_headers=False,
         log_level="warning",
-        # Served directly (no nginx in front): idle and slow connections are closed, as nginx's
-        # keepalive_timeout and client_header_timeout would (docs/operations.md).
-        http="leadgate.http_protocol:HeaderTimeoutProtocol",
         timeout_keep_alive=config.keep_alive_seconds,
         # SIGTERM: stop accepting, let requests in flight finish (bounded), then the lifespan's
         # shutdown flushes usage counters; undelivered webhooks stay queued in the database.
         timeout_graceful_shutdown=(
             graceful_timeout if graceful_timeout is not None else config.graceful_timeout_seconds
         ),
-        **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
+        **{
+            # Served directly (no nginx in front): idle and slow connections are closed, as
+            # nginx's keepalive_timeout and client_header_timeout would (docs/operations.md).
+            # Terminating TLS itself, leadgate runs the TLS protocol, which reads the client
+            # certificate; it has the keep-alive timeout but no deadline for a request's head.
+            "http": "leadgate.http_protocol:HeaderTimeoutProtocol",
+            **uvicorn_tls_options(ssl_certfile, ssl_keyfile, ssl_ca_certs),
+        },
     )
 
 
