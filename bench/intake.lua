@@ -3,7 +3,9 @@
 -- BENCH_TAGS=1. BENCH_MODE=get: GET BENCH_PATH. BENCH_KEY is the API key (or BENCH_KEYS_FILE),
 -- carried as BENCH_TRANSPORT says: header (X-API-Key, default), bearer, query (?api_key=), body
 -- (an api_key JSON field), form (an HTML form post with an api_key field). BENCH_HOST sets the
--- Host header (a tenant's subdomain).
+-- Host header (a tenant's subdomain). BENCH_TRANSPORT=formpost posts a visitor's submission to a
+-- web form (BENCH_PATH /f/{id}): no key, a JSON body with the form's fields, the Origin header
+-- BENCH_ORIGIN.
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -26,6 +28,7 @@ local idempotency = os.getenv("BENCH_IDEMPOTENCY") == "1"
 local tagged = os.getenv("BENCH_TAGS") == "1"
 local transport = os.getenv("BENCH_TRANSPORT") or "header"
 local host = os.getenv("BENCH_HOST")
+local origin = os.getenv("BENCH_ORIGIN")
 -- BENCH_KEYS_FILE: one key per line; requests take them in turn (the many-keys tenant).
 local keys = {}
 local keys_file = os.getenv("BENCH_KEYS_FILE")
@@ -65,6 +68,15 @@ function request()
   local unique = string.format("%s-%d-%d", run_tag, thread_id, counter)
   local target = credential(headers, path, key_value)
   local body
+  if transport == "formpost" then
+    headers["Content-Type"] = "application/json"
+    headers["Accept"] = "application/json"
+    if origin then headers["Origin"] = origin end
+    body = string.format(
+      '{"firstName":"Bench%s","lastName":"Lead","email":"bench.%s@example.com",' ..
+      '"phone":"+1 555-123-4567","company":"Acme Inc"}', unique, unique)
+    return wrk.format("POST", target, headers, body)
+  end
   if transport == "form" then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     body = string.format(

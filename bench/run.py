@@ -186,6 +186,9 @@ def leadgate_env(database_url: str, data_dir: Path, redis_url: str | None) -> di
         LEADGATE_SECRET_KEY="bench-secret-" + "b" * 40,
         LEADGATE_ENVIRONMENT="production",
         LEADGATE_DEFAULT_RATE_LIMIT_PER_MINUTE="100000000",
+        # One form and one client address take every form submission of the form run.
+        LEADGATE_FORMS_RATE_LIMIT_PER_MINUTE="100000000",
+        LEADGATE_FORMS_ADDRESS_RATE_LIMIT_PER_MINUTE="100000000",
         LEADGATE_BASE_DOMAIN="localtest.me",
     )
     if redis_url:
@@ -312,6 +315,21 @@ def run_leadgate(
         for result in intake:
             result.ratio_to_best_intake = round(result.requests_per_s / best, 2)
         results += intake
+        form_id = create_bench_form(port, key)
+        results.append(
+            measure(
+                f"leadgate {label}: web form POST /f/{{id}}, JSON",
+                server,
+                "intake.lua",
+                {
+                    "BENCH_TRANSPORT": "formpost",
+                    "BENCH_PATH": f"/f/{form_id}",
+                    "BENCH_ORIGIN": BENCH_ORIGIN,
+                },
+                args,
+            )
+        )
+        results[-1].ratio_to_best_intake = round(results[-1].requests_per_s / best, 2)
         for _read, path in READS:
             results.append(
                 measure(
@@ -330,6 +348,33 @@ def run_leadgate(
     finally:
         server.stop()
     return results
+
+
+BENCH_ORIGIN = "https://shop.example"
+
+
+def create_bench_form(port: int, key: str) -> str:
+    """A form a load generator passes legitimately: it posts from an allowed origin, leaves the
+    honeypot empty, and the form asks for no minimum fill time and no proof of work."""
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/forms",
+        json={
+            "name": "Bench form",
+            "fields": [
+                {"name": "firstName", "label": "First name", "required": True},
+                {"name": "lastName", "label": "Last name", "required": True},
+                {"name": "email", "label": "E-mail", "required": True},
+                {"name": "phone", "label": "Phone"},
+                {"name": "company", "label": "Company"},
+            ],
+            "hiddenFields": {"source": "website"},
+            "allowedOrigins": [BENCH_ORIGIN],
+            "spam": {"honeypot": True, "minFillSeconds": 0, "proofOfWork": False},
+        },
+        headers={"X-API-Key": key},
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])
 
 
 READS = (("list", "/api/v1/leads?limit=20"), ("self", "/api/v1/api-keys/self"))

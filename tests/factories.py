@@ -154,9 +154,10 @@ def unique_lead(**overrides: Any) -> dict[str, Any]:
 
 
 def complete_lines(log: Path) -> list[str]:
-    """The log's lines that are written whole: the servers may be writing the last one."""
+    """The log's lines that are written whole: the servers may be writing the last one. Split
+    on newlines only: a logged path may hold U+2028 or U+0085, which `splitlines` splits on."""
     text = log.read_text()
-    return text[: text.rfind("\n") + 1].splitlines()
+    return [line for line in text[: text.rfind("\n")].split("\n") if line]
 
 
 def log_entries(log: Path) -> list[dict[str, Any]]:

@@ -156,6 +156,7 @@ def test_contacts_page_filter_and_export(backend: Backend, client: httpx.Client)
     )
     assert export.status_code == 200
     assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-disposition"] == 'attachment; filename="contacts.csv"'
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert [r["id"] for r in rows] == [made[4]["id"], made[2]["id"], made[0]["id"]]
     assert rows[0]["email"] == made[4]["email"]
@@ -399,6 +400,7 @@ def test_deal_moves_to_won_and_lost(backend: Backend, client: httpx.Client) -> N
         == []
     )
     export = client.get("/api/v1/deals/export.csv", headers=tenant.headers)
+    assert export.headers["content-disposition"] == 'attachment; filename="deals.csv"'
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert rows[0]["amount"] == "99900"
     assert rows[0]["expectedCloseDate"] == "2026-12-31"

@@ -44,7 +44,7 @@ def test_export_streams_every_matching_lead(backend: Backend, client: httpx.Clie
     response = client.get("/api/v1/leads/export.csv", headers=tenant.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    assert "attachment" in response.headers["content-disposition"]
+    assert response.headers["content-disposition"] == 'attachment; filename="leads.csv"'
     rows = parse(response.text)
     assert list(rows[0]) == list(COLUMNS)
     assert [r["id"] for r in rows] == [second["id"], first["id"]]

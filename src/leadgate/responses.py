@@ -1,12 +1,14 @@
-"""The error body as an OpenAPI schema, shared by every router's `responses=`."""
+"""The error body as an OpenAPI schema, shared by every router's `responses=`, and the responses
+several routers answer with."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, Field
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 
 class ErrorDetail(BaseModel):
@@ -49,3 +51,12 @@ class JsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def csv_download(rows: AsyncIterator[str], filename: str) -> StreamingResponse:
+    """CSV lines streamed as they are written, as a file the browser saves under `filename`."""
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -36,6 +36,7 @@ class AutomationWorker:
         """One round; returns how many events it evaluated (0: idle)."""
         async with self.database.sessionmaker() as session, session.begin():
             queue = AutomationQueueRepository(session)
+            await queue.pass_over_unwatched(utcnow())
             events = await queue.claim(BATCH_SIZE)
             runs = 0
             for event in events:

@@ -11,6 +11,7 @@ import typer
 from leadgate.cli import (
     crm,
     db,
+    forms,
     keys,
     leads,
     privacy,
@@ -34,6 +35,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(leads.app, name="leads")
 app.add_typer(teams.app, name="teams")
+app.add_typer(forms.app, name="forms")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(crm.automations_app, name="automations")
 app.add_typer(crm.reports_app, name="reports")

@@ -17,7 +17,7 @@ from leadgate.console.forms import (
     SwitchTenantForm,
     WorkspaceForm,
 )
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_errors, redirect, refuse, render
 from leadgate.console.security import ANON_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from leadgate.db import Session
 from leadgate.errors import ApiError
@@ -171,11 +171,9 @@ async def change_password(request: Request, session: Session, current: SignedIn)
 @router.post("/switch-tenant", include_in_schema=False)
 async def switch_tenant(request: Request, current: SignedIn) -> Response:
     form = SwitchTenantForm.read(await request.form())
-    try:
+    with page_errors():
         member_of = [m.tenant.id for m in current.visitor.memberships]
         users.switch_tenant(current.console_session, member_of, form.tenant_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/settings/api-keys")
 
 
@@ -205,10 +203,8 @@ async def create_workspace(request: Request, session: Session, current: SignedIn
 async def invitation_page(
     request: Request, token: str, session: Session, current: AnyVisitor
 ) -> Response:
-    try:
+    with page_errors():
         invitation, tenant = await users.find_invitation(session, token)
-    except ApiError as error:
-        raise page_error(error) from None
     context = {"invitation": invitation, "tenant": tenant, "token": token}
     return render(request, "console/invitation.html", {**context, "form": AcceptInvitationForm()})
 
@@ -219,10 +215,8 @@ async def accept_invitation(
 ) -> Response:
     settings = get_settings(request)
     form = AcceptInvitationForm.read(await request.form())
-    try:
+    with page_errors():
         invitation, tenant = await users.find_invitation(session, token)
-    except ApiError as error:
-        raise page_error(error) from None
     context = {"invitation": invitation, "tenant": tenant, "token": token, "form": form}
     try:
         user = current.user or await users.register_user(

@@ -14,7 +14,7 @@ from leadgate.automations.rules import TRIGGERS
 from leadgate.automations.schemas import AutomationCreate, AutomationUpdate
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.contacts import form_values, member_principal_of, parse_body
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_errors, redirect, refuse, render
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 
@@ -82,10 +82,8 @@ async def toggle_automation(
 ) -> Response:
     values = await form_values(request)
     update = AutomationUpdate.model_validate({"enabled": values.get("enabled") == "on"})
-    try:
+    with page_errors():
         await automations.update_automation(
             session, member_principal_of(current), automation_id, update
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/automations")

@@ -18,7 +18,14 @@ from leadgate.activities.schemas import ActivityCreate, ActivityUpdate
 from leadgate.auth.principal import Principal
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.contacts import service as contacts
 from leadgate.contacts.schemas import ContactCreate, LeadConvert
 from leadgate.db import Session
@@ -40,10 +47,7 @@ def parse_body(model: type[BaseModel], body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body, context={"phone_region": None})
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first.get("loc", ()))
-        message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
-        raise InvalidRequest(message, details=[{"field": field, "message": message}]) from None
+        raise invalid_body(error) from None
 
 
 async def form_values(request: Request) -> dict[str, str]:
@@ -74,10 +78,8 @@ async def _contacts_context(
 
 @router.get("/contacts", include_in_schema=False)
 async def contacts_page(request: Request, session: Session, current: InTenant) -> Response:
-    try:
+    with page_errors():
         context = await _contacts_context(request, session, current)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/contacts.html", context)
 
 
@@ -147,10 +149,8 @@ async def lead_timeline_page(
 async def _record_page(
     request: Request, session: Session, current: InTenant, record_type: str, record_id: str
 ) -> Response:
-    try:
+    with page_errors():
         context = await _record_context(session, current, record_type, record_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/record.html", context)
 
 
@@ -189,12 +189,10 @@ async def complete_task(
     request: Request, activity_id: str, session: Session, current: InTenant
 ) -> Response:
     principal = member_principal_of(current)
-    try:
+    with page_errors():
         done = await activities.update_activity(
             session, principal, activity_id, ActivityUpdate.model_validate({"done": True})
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(_record_path(done.record_type, done.record_id))
 
 
@@ -206,12 +204,10 @@ async def convert_lead(
     body: dict[str, Any] = {}
     if values.get("dealName"):
         body["deal"] = {"name": values["dealName"], "amount": minor_units(values.get("amount"))}
-    try:
+    with page_errors():
         result = await contacts.convert_lead(
             session, member_principal_of(current), lead_id, parse_body(LeadConvert, body)
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/contacts/{result.contact.id}")
 
 

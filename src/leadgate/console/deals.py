@@ -16,7 +16,7 @@ from leadgate.console.contacts import (
     minor_units,
     parse_body,
 )
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_errors, redirect, refuse, render
 from leadgate.db import Session
 from leadgate.deals import service as deals
 from leadgate.deals.repository import DealFilters
@@ -78,15 +78,13 @@ async def move_deal(
     request: Request, deal_id: str, session: Session, current: InTenant
 ) -> Response:
     values = await form_values(request)
-    try:
+    with page_errors():
         deal = await deals.update_deal(
             session,
             member_principal_of(current),
             deal_id,
             parse_body(DealUpdate, {"stageId": values.get("stageId", "")}),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     back = values.get("back") == "deal"
     return redirect(
         f"/console/deals/{deal.id}" if back else f"/console/deals?pipeline={deal.pipeline_id}"

@@ -14,7 +14,7 @@ from leadgate.api_keys.service import get_api_key
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import EditKeyForm, GenerateKeyForm, RollKeyForm
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import page_error, page_errors, redirect, refuse, render
 from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.web import client_ip, get_settings
@@ -96,16 +96,14 @@ async def generate_api_key(request: Request, session: Session, current: InTenant
 async def revoke_page(
     request: Request, key_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         key = await get_api_key(session, current.tenant.id, key_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/api_key_revoke.html", {"key": key})
 
 
 @router.post("/settings/api-keys/{key_id}/revoke", include_in_schema=False)
 async def revoke(request: Request, key_id: str, session: Session, current: InTenant) -> Response:
-    try:
+    with page_errors():
         await service.revoke_key(
             session,
             tenant_id=current.tenant.id,
@@ -114,8 +112,6 @@ async def revoke(request: Request, key_id: str, session: Session, current: InTen
             key_id=key_id,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/settings/api-keys")
 
 
@@ -127,10 +123,8 @@ def _edit_context(key: Any, form: EditKeyForm, role: str) -> dict[str, Any]:
 async def edit_key_page(
     request: Request, key_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         key = await get_api_key(session, current.tenant.id, key_id)
-    except ApiError as error:
-        raise page_error(error) from None
     limit = "" if key.rate_limit_per_minute is None else str(key.rate_limit_per_minute)
     form = EditKeyForm(name=key.name, scopes=list(key.scopes), rate_limit=limit)
     return render(request, "console/api_key_edit.html", _edit_context(key, form, current.role))
@@ -164,10 +158,8 @@ async def edit_key(request: Request, key_id: str, session: Session, current: InT
 async def roll_key_page(
     request: Request, key_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         key = await get_api_key(session, current.tenant.id, key_id)
-    except ApiError as error:
-        raise page_error(error) from None
     context = {"key": key, "grace_periods": service.GRACE_PERIODS, "form": RollKeyForm()}
     return render(request, "console/api_key_roll.html", context)
 
@@ -175,7 +167,7 @@ async def roll_key_page(
 @router.post("/settings/api-keys/{key_id}/roll", include_in_schema=False)
 async def roll_key(request: Request, key_id: str, session: Session, current: InTenant) -> Response:
     form = RollKeyForm.read(await request.form())
-    try:
+    with page_errors():
         issued = await service.roll_key(
             session,
             get_settings(request),
@@ -186,7 +178,5 @@ async def roll_key(request: Request, key_id: str, session: Session, current: InT
             grace_period=form.grace_period,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     context = {"issued": issued, "rolled": True, "grace": int(form.grace_period)}
     return render(request, "console/api_key_created.html", context, status=201)

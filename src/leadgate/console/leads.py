@@ -8,19 +8,27 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import LeadStatusForm, LeadTagsForm
-from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.leads import csv_format
 from leadgate.leads import service as leads
 from leadgate.leads.repository import LeadFilters
 from leadgate.leads.schemas import LeadUpdate
+from leadgate.responses import csv_download
 from leadgate.tags import service as tags
 from leadgate.web import get_settings
 
@@ -94,21 +102,15 @@ async def leads_page(request: Request, session: Session, current: InTenant) -> R
 @router.get("/leads/export.csv", include_in_schema=False)
 async def export_leads(request: Request, session: Session, current: InTenant) -> Response:
     query = {name: request.query_params.get(name, "").strip()[:200] for name in FILTER_NAMES}
-    try:
+    with page_errors():
         filters = await _lead_filters(session, current, query)
-    except ApiError as error:
-        raise page_error(error) from None
     stream = csv_format.stream_csv(
         request.app.state.database,
         current.tenant.id,
         filters,
         get_settings(request).export_batch_size,
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
-    )
+    return csv_download(stream, "leads.csv")
 
 
 async def _lead_context(session: Session, current: InTenant, lead_id: str) -> dict[str, Any]:
@@ -126,10 +128,8 @@ async def _lead_context(session: Session, current: InTenant, lead_id: str) -> di
 async def lead_page(
     request: Request, lead_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _lead_context(session, current, lead_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/lead.html", context)
 
 

@@ -9,9 +9,8 @@ from fastapi.responses import Response
 
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import InviteForm, RoleForm
-from leadgate.console.rendering import page_error, redirect, render
+from leadgate.console.rendering import page_errors, redirect, render
 from leadgate.db import Session
-from leadgate.errors import ApiError
 from leadgate.models import utcnow
 from leadgate.users import service as users
 from leadgate.users.repository import InvitationRepository, MemberRepository
@@ -38,7 +37,7 @@ async def members_page(request: Request, session: Session, current: InTenant) ->
 @router.post("/team/invitations", include_in_schema=False)
 async def invite(request: Request, session: Session, current: Manager) -> Response:
     form = InviteForm.read(await request.form())
-    try:
+    with page_errors():
         invitation, token = await users.create_invitation(
             session,
             get_settings(request),
@@ -48,8 +47,6 @@ async def invite(request: Request, session: Session, current: Manager) -> Respon
             role=form.role,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     link = str(request.base_url).rstrip("/") + f"/console/invitations/{token}"
     context = await members_context(session, current)
     return render(
@@ -64,7 +61,7 @@ async def invite(request: Request, session: Session, current: Manager) -> Respon
 async def cancel_invitation(
     request: Request, invitation_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await users.cancel_invitation(
             session,
             tenant_id=current.tenant.id,
@@ -73,8 +70,6 @@ async def cancel_invitation(
             invitation_id=invitation_id,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/team")
 
 
@@ -83,7 +78,7 @@ async def change_role(
     request: Request, membership_id: str, session: Session, current: Manager
 ) -> Response:
     form = RoleForm.read(await request.form())
-    try:
+    with page_errors():
         await users.change_role(
             session,
             tenant_id=current.tenant.id,
@@ -93,8 +88,6 @@ async def change_role(
             role=form.role,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/team")
 
 
@@ -102,7 +95,7 @@ async def change_role(
 async def remove_member(
     request: Request, membership_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await users.remove_member(
             session,
             tenant_id=current.tenant.id,
@@ -111,6 +104,4 @@ async def remove_member(
             membership_id=membership_id,
             ip=client_ip(request),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/team")

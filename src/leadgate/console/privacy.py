@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from leadgate.console.auth import Manager, check_csrf
 from leadgate.console.forms import Form
 from leadgate.console.rendering import invalid_body, redirect, refuse, render
+from leadgate.console.service import member_actor
 from leadgate.db import Session
 from leadgate.errors import ApiError, InvalidRequest
 from leadgate.privacy import service
 from leadgate.privacy.retention import PERIODS
 from leadgate.privacy.schemas import RetentionUpdate
-from leadgate.users.service import user_actor
 from leadgate.web import client_ip, get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -67,10 +67,6 @@ async def _context(
     }
 
 
-def _actor(current: Manager) -> dict[str, Any]:
-    return {**user_actor(current.user), "role": current.role}
-
-
 @router.get("/privacy", include_in_schema=False)
 async def privacy_page(request: Request, session: Session, current: Manager) -> Response:
     saved = {
@@ -95,7 +91,7 @@ async def erase_person(request: Request, session: Session, current: Manager) -> 
             tenant_id=current.tenant.id,
             person=person,
             suppress=form.suppress == "on",
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
             ip=client_ip(request),
         )
     except ApiError as error:
@@ -144,7 +140,7 @@ async def set_retention(request: Request, session: Session, current: Manager) ->
             settings,
             tenant_id=current.tenant.id,
             changes=changes,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
             ip=client_ip(request),
         )
     except ApiError as error:

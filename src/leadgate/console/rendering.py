@@ -3,6 +3,8 @@ how a refused form or a failed request becomes a page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -13,7 +15,7 @@ from pydantic import ValidationError
 
 from leadgate.console.auth import ConsolePageError, Visitor
 from leadgate.console.security import ANON_COOKIE, CSRF_FIELD, set_cookie
-from leadgate.errors import ApiError, InvalidRequest
+from leadgate.errors import ApiError, InvalidRequest, validation_details
 from leadgate.web import get_settings
 
 templates = Jinja2Templates(directory=str(files("leadgate") / "templates"))
@@ -65,6 +67,15 @@ def page_error(error: ApiError) -> ConsolePageError:
     return ConsolePageError(error.status_code, title, error.message)
 
 
+@contextmanager
+def page_errors() -> Iterator[None]:
+    """Around a service call whose refusal is the whole page's answer (not a form to show again)."""
+    try:
+        yield
+    except ApiError as error:
+        raise page_error(error) from None
+
+
 def redirect(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
 
@@ -75,3 +86,11 @@ def invalid_body(error: ValidationError) -> InvalidRequest:
     field = ".".join(str(part) for part in first.get("loc", ()))
     message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
     return InvalidRequest(message, details=[{"field": field, "message": message}])
+
+
+def invalid_fields(error: ValidationError) -> InvalidRequest:
+    """Like `invalid_body`, but naming every field the schema refused, each with its reason."""
+    details = validation_details(error.errors())
+    first = details[0]
+    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return InvalidRequest(message, details=details)

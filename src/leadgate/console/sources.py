@@ -12,9 +12,17 @@ from pydantic import ValidationError
 
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_fields,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
+from leadgate.console.service import member_actor
 from leadgate.db import Session
-from leadgate.errors import ApiError, InvalidRequest, validation_details
+from leadgate.errors import ApiError
 from leadgate.sources import service
 from leadgate.sources.providers import KINDS
 from leadgate.sources.schemas import (
@@ -24,7 +32,6 @@ from leadgate.sources.schemas import (
     SourceMapping,
     SourceUpdate,
 )
-from leadgate.users.service import user_actor
 from leadgate.web import get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -73,17 +80,6 @@ class ReplayPayloadForm(Form):
     payload_id: str = ""
 
 
-def _actor(current: InTenant) -> dict[str, Any]:
-    return {**user_actor(current.user), "role": current.role}
-
-
-def _invalid(error: ValidationError) -> InvalidRequest:
-    details = validation_details(error.errors())
-    first = details[0]
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return InvalidRequest(message, details=details)
-
-
 def _editor_rows(mapping: SourceMapping) -> list[dict[str, str]]:
     rows = [
         {
@@ -124,9 +120,13 @@ async def create_source(request: Request, session: Session, current: Manager) ->
         try:
             data = SourceCreate.model_validate(body)
         except ValidationError as error:
-            raise _invalid(error) from None
+            raise invalid_fields(error) from None
         source, secret = await service.create_source(
-            session, settings, tenant_id=current.tenant.id, data=data, actor=_actor(current)
+            session,
+            settings,
+            tenant_id=current.tenant.id,
+            data=data,
+            actor=member_actor(current.user, current.role),
         )
     except ApiError as error:
         context = await _list_context(session, current, form)
@@ -177,10 +177,8 @@ async def _source_context(
 async def source_page(
     request: Request, source_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _source_context(request, session, current, source_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/source.html", context)
 
 
@@ -188,7 +186,7 @@ def _read_mapping(form: MappingForm) -> SourceMapping:
     try:
         return SourceMapping.model_validate(form.mapping_body())
     except ValidationError as error:
-        raise _invalid(error) from None
+        raise invalid_fields(error) from None
 
 
 @router.post("/sources/{source_id}/preview", include_in_schema=False)
@@ -232,7 +230,7 @@ async def save_mapping(
             tenant_id=current.tenant.id,
             source_id=source_id,
             data=SourceUpdate(mapping=mapping),
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )
     except ApiError as error:
         if error.status_code == 404:
@@ -247,17 +245,15 @@ async def enable_source(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
     form = await request.form()
-    try:
+    with page_errors():
         await service.update_source(
             session,
             get_settings(request),
             tenant_id=current.tenant.id,
             source_id=source_id,
             data=SourceUpdate(enabled=form.get("enabled") == "true"),
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/sources/{source_id}")
 
 
@@ -266,7 +262,7 @@ async def replay_payload(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
     form = ReplayPayloadForm.read(await request.form())
-    try:
+    with page_errors():
         payload = await service.replay(
             session,
             get_settings(request),
@@ -274,8 +270,6 @@ async def replay_payload(
             source_id=source_id,
             payload_id=form.payload_id,
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/sources/{source_id}?replayed={payload.id}&outcome={payload.outcome}")
 
 
@@ -283,14 +277,12 @@ async def replay_payload(
 async def delete_source(
     request: Request, source_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await service.delete_source(
             session,
             get_settings(request),
             tenant_id=current.tenant.id,
             source_id=source_id,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/sources")

@@ -12,7 +12,14 @@ from pydantic import ValidationError
 from leadgate.console import service
 from leadgate.console.auth import InTenant, check_csrf
 from leadgate.console.forms import TagForm
-from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.tags import service as tags
@@ -77,8 +84,6 @@ async def delete_tag(
     request: Request, tag_id: str, session: Session, current: InTenant
 ) -> Response:
     principal = service.member_principal(current.tenant.id, current.tenant.slug, current.user)
-    try:
+    with page_errors():
         await tags.delete_tag(session, principal, tag_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/tags")

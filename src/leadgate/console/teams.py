@@ -11,10 +11,10 @@ from fastapi.responses import Response
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
 from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.service import member_actor
 from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.teams import service as teams
-from leadgate.users.service import user_actor
 from leadgate.web import client_ip
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -26,10 +26,6 @@ class TeamForm(Form):
 
 class DeleteTeamForm(Form):
     move_to: str = ""
-
-
-def _actor(current: InTenant) -> dict[str, Any]:
-    return {**user_actor(current.user), "role": current.role}
 
 
 async def _context(session: Session, current: InTenant) -> dict[str, Any]:
@@ -50,7 +46,7 @@ async def create_team(request: Request, session: Session, current: Manager) -> R
             session,
             tenant_id=current.tenant.id,
             name=form.name,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
             ip=client_ip(request),
         )
     except ApiError as error:
@@ -70,7 +66,7 @@ async def rename_team(
             tenant_id=current.tenant.id,
             team_id=team_id,
             name=form.name,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
             ip=client_ip(request),
         )
     except ApiError as error:
@@ -93,7 +89,7 @@ async def delete_team(
             tenant_id=current.tenant.id,
             team_id=team_id,
             move_to=form.move_to or None,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
             ip=client_ip(request),
         )
     except ApiError as error:

@@ -11,14 +11,21 @@ from pydantic import ValidationError
 
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import Form
-from leadgate.console.rendering import page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_fields,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
+from leadgate.console.service import member_actor
 from leadgate.db import Session
-from leadgate.errors import ApiError, InvalidRequest, validation_details
+from leadgate.errors import ApiError
 from leadgate.forms import service as forms
 from leadgate.forms.schemas import FormCreate, FormUpdate
 from leadgate.models import WebForm
 from leadgate.settings import Settings
-from leadgate.users.service import user_actor
 from leadgate.web import get_settings
 
 router = APIRouter(prefix="/console", dependencies=[Depends(check_csrf)])
@@ -87,17 +94,6 @@ class WebFormForm(Form):
         }
 
 
-def _actor(current: InTenant) -> dict[str, Any]:
-    return {**user_actor(current.user), "role": current.role}
-
-
-def _invalid(error: ValidationError) -> InvalidRequest:
-    details = validation_details(error.errors())
-    first = details[0]
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return InvalidRequest(message, details=details)
-
-
 def snippets(settings: Settings, form: WebForm) -> dict[str, str]:
     """The three ways to put the form in a page, as the console shows them to copy."""
     base = settings.public_url.rstrip("/")
@@ -135,10 +131,10 @@ async def create_form(request: Request, session: Session, current: Manager) -> R
         try:
             data = FormCreate.model_validate(body)
         except ValidationError as error:
-            raise _invalid(error) from None
+            raise invalid_fields(error) from None
         form = await forms.create_form(
             session, get_settings(request), tenant_id=current.tenant.id, data=data,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )  # fmt: skip
     except ApiError as error:
         listed = await forms.list_forms(session, current.tenant.id)
@@ -170,13 +166,11 @@ async def quarantine_page(request: Request, session: Session, current: InTenant)
 async def release(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await forms.release(
             session, tenant_id=current.tenant.id, submission_id=submission_id,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/forms/quarantine")
 
 
@@ -184,13 +178,11 @@ async def release(
 async def delete_quarantined(
     request: Request, submission_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         await forms.delete_quarantined(
             session, tenant_id=current.tenant.id, submission_id=submission_id,
-            actor=_actor(current),
+            actor=member_actor(current.user, current.role),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect("/console/forms/quarantine")
 
 
@@ -198,10 +190,8 @@ async def delete_quarantined(
 async def form_page(
     request: Request, form_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _form_context(request, session, current, form_id)
-    except ApiError as error:
-        raise page_error(error) from None
     return render(request, "console/web_form.html", context)
 
 
@@ -215,10 +205,10 @@ async def update_form(
         try:
             data = FormUpdate.model_validate(posted.body(dict(existing.hidden_fields)))
         except ValidationError as error:
-            raise _invalid(error) from None
+            raise invalid_fields(error) from None
         await forms.update_form(
             session, get_settings(request), tenant_id=current.tenant.id, form_id=form_id,
-            data=data, actor=_actor(current),
+            data=data, actor=member_actor(current.user, current.role),
         )  # fmt: skip
     except ApiError as error:
         if error.status_code == 404:

@@ -12,7 +12,14 @@ from pydantic import ValidationError
 from leadgate.console import service
 from leadgate.console.auth import InTenant, Manager, check_csrf
 from leadgate.console.forms import EnableForm, EndpointForm, ReplayForm, TesterForm
-from leadgate.console.rendering import invalid_body, page_error, redirect, refuse, render
+from leadgate.console.rendering import (
+    invalid_body,
+    page_error,
+    page_errors,
+    redirect,
+    refuse,
+    render,
+)
 from leadgate.db import Session
 from leadgate.errors import ApiError
 from leadgate.events.catalogue import CATALOGUE
@@ -84,10 +91,8 @@ async def _endpoint_context(
 async def endpoint_page(
     request: Request, endpoint_id: str, session: Session, current: InTenant
 ) -> Response:
-    try:
+    with page_errors():
         context = await _endpoint_context(session, current, endpoint_id)
-    except ApiError as error:
-        raise page_error(error) from None
     tested = request.query_params.get("tested")
     if tested:
         stored = await stored_test_result(
@@ -128,13 +133,11 @@ async def enable_endpoint(
 ) -> Response:
     form = EnableForm.read(await request.form())
     data = EndpointUpdate(enabled=form.enabled == "true")
-    try:
+    with page_errors():
         await webhooks.update_endpoint(
             session, get_settings(request), tenant_id=current.tenant.id, endpoint_id=endpoint_id,
             data=data, actor=service.member_actor(current.user, current.role),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/webhooks/{endpoint_id}")
 
 
@@ -142,13 +145,11 @@ async def enable_endpoint(
 async def rotate_secret(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
-    try:
+    with page_errors():
         endpoint, secret, grace_until = await webhooks.rotate_secret(
             session, get_settings(request), tenant_id=current.tenant.id, endpoint_id=endpoint_id,
             actor=service.member_actor(current.user, current.role),
         )  # fmt: skip
-    except ApiError as error:
-        raise page_error(error) from None
     context = {"endpoint": endpoint, "secret": secret, "grace_until": grace_until}
     return render(request, "console/webhook_secret.html", context)
 
@@ -179,10 +180,8 @@ async def replay(
     request: Request, endpoint_id: str, session: Session, current: Manager
 ) -> Response:
     form = ReplayForm.read(await request.form())
-    try:
+    with page_errors():
         await webhooks.replay_event(
             session, tenant_id=current.tenant.id, event_id=form.event_id, endpoint_id=endpoint_id
         )
-    except ApiError as error:
-        raise page_error(error) from None
     return redirect(f"/console/webhooks/{endpoint_id}?replayed={form.event_id}")

@@ -28,7 +28,7 @@ from leadgate.idempotency.route import IdempotentRoute
 from leadgate.leads.auth import LeadsRead
 from leadgate.openapi import request_body
 from leadgate.payload import read_payload
-from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, csv_download
 
 router = APIRouter(tags=["contacts"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -119,11 +119,7 @@ async def export_contacts(request: Request, principal: ContactsRead, filters: Fi
         filters,
         request.app.state.settings.export_batch_size,
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )
+    return csv_download(stream, "contacts.csv")
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactOut, summary="Get a contact")

@@ -34,7 +34,7 @@ from leadgate.idempotency.route import IdempotentRoute
 from leadgate.leads.repository import Position
 from leadgate.openapi import request_body
 from leadgate.payload import read_body
-from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES
+from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, csv_download
 
 router = APIRouter(tags=["deals"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
 
@@ -236,11 +236,7 @@ async def export_deals(request: Request, principal: DealsRead, filters: Filters)
         _deal_row,
         request.app.state.settings.export_batch_size,
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="deals.csv"'},
-    )
+    return csv_download(stream, "deals.csv")
 
 
 @router.get("/deals/{deal_id}", response_model=DealOut, summary="Get a deal")

@@ -32,10 +32,17 @@ from leadgate.auth.dependencies import authenticated
 from leadgate.auth.principal import Principal
 from leadgate.db import Database, Session
 from leadgate.idempotency import service
+from leadgate.responses import ErrorBody
 from leadgate.settings import Settings
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_RESPONSES = {
+    409: "A request with this Idempotency-Key is still running (`idempotency_key_in_use`), or "
+    "the write conflicts",
+    422: "This Idempotency-Key was used with another request (`idempotency_key_reused`), or the "
+    "request was rejected",
+}
 IDEMPOTENCY_PARAMETER = {
     "name": service.HEADER,
     "in": "header",
@@ -146,6 +153,11 @@ class IdempotentRoute(APIRoute):
             extra = dict(kwargs.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_PARAMETER]
             kwargs["openapi_extra"] = extra
+            # What a keyed write may answer besides its own outcomes, on every such route.
+            responses = dict(kwargs.get("responses") or {})
+            for status, description in IDEMPOTENCY_RESPONSES.items():
+                responses.setdefault(status, {"model": ErrorBody, "description": description})
+            kwargs["responses"] = responses
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

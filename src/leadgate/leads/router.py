@@ -31,7 +31,7 @@ from leadgate.leads.schemas import (
 )
 from leadgate.openapi import request_body
 from leadgate.payload import is_form, read_body, read_payload
-from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, ErrorBody
+from leadgate.responses import CONFLICT_RESPONSE, ERROR_RESPONSES, ErrorBody, csv_download
 from leadgate.schemas import UtcDateTime
 
 router = APIRouter(tags=["leads"], responses=ERROR_RESPONSES, route_class=IdempotentRoute)
@@ -212,11 +212,7 @@ async def export_leads(request: Request, principal: LeadsRead, filters: Filters)
     stream = csv_format.stream_csv(
         request.app.state.database, principal.tenant_id, filters, settings.export_batch_size
     )
-    return StreamingResponse(
-        stream,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
-    )
+    return csv_download(stream, "leads.csv")
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut, summary="Get a lead")
