@@ -15,7 +15,7 @@ from sqlalchemy.engine import Dialect
 
 from leadgate.db import DATABASE, TenantScopedRepository, driver_connection
 from leadgate.idempotency.repository import Completion
-from leadgate.models import Event, IdempotencyRecord, Lead, LeadTag
+from leadgate.models import Event, IdempotencyRecord, Lead, LeadTag, Suppression
 from leadgate.sql import CompiledStatement, InsertIgnoringConflicts
 
 
@@ -196,6 +196,7 @@ class LeadRepository(TenantScopedRepository):
 LEADS = cast(sa.Table, Lead.__table__)
 EVENTS = cast(sa.Table, Event.__table__)
 LEAD_TAGS = cast(sa.Table, LeadTag.__table__)
+SUPPRESSIONS = cast(sa.Table, Suppression.__table__)
 IDEMPOTENCY_RECORDS = cast(sa.Table, IdempotencyRecord.__table__)
 
 
@@ -252,11 +253,31 @@ _COMPLETE = (
 
 
 @functools.cache
-def _postgresql_statement(dialect: Dialect, tagged: bool, keyed: bool) -> CompiledStatement:
+def _postgresql_statement(
+    dialect: Dialect, tagged: bool, keyed: bool, screened: bool
+) -> CompiledStatement:
     """PostgreSQL: one statement. The lead is `INSERT … ON CONFLICT DO NOTHING` in a CTE, and
     the event, the tag links and the key's recorded response are written from its RETURNING, so
-    a duplicate writes none of them. Compiled once per shape."""
-    lead_insert = InsertIgnoringConflicts(LEADS).values(_bound_row(LEADS, "lead_"))
+    a duplicate writes none of them. `screened`: the lead is inserted only if its e-mail's keyed
+    hashes are not on the tenant's suppression list (`INSERT … SELECT … WHERE NOT EXISTS`).
+    Compiled once per shape."""
+    row = _bound_row(LEADS, "lead_")
+    if screened:
+        hashes = sa.bindparam("suppression_hashes", type_=postgresql.ARRAY(sa.String()))
+        suppressed = (
+            sa.select(1)
+            .select_from(SUPPRESSIONS)
+            .where(
+                SUPPRESSIONS.c.tenant_id == row["tenant_id"],
+                SUPPRESSIONS.c.email_hash == sa.any_(hashes),
+            )
+            .exists()
+        )
+        lead_insert = InsertIgnoringConflicts(LEADS).from_select(
+            list(row), sa.select(*row.values()).where(~suppressed)
+        )
+    else:
+        lead_insert = InsertIgnoringConflicts(LEADS).values(row)
     new_lead = lead_insert.returning(LEADS.c.id).cte("new_lead")
     event_insert = sa.insert(EVENTS).from_select(
         [c.name for c in EVENTS.columns],
@@ -295,6 +316,22 @@ def _sqlite_statements(dialect: Dialect) -> tuple[CompiledStatement, ...]:
     )
 
 
+@functools.cache
+def _sqlite_screen(dialect: Dialect, count: int) -> CompiledStatement:
+    """SQLite: whether one of an e-mail's `count` keyed hashes is on the tenant's suppression
+    list. Compiled once per count (one hash per server secret in use)."""
+    hashes = [sa.bindparam(f"hash_{index}", type_=sa.String()) for index in range(count)]
+    statement = (
+        sa.select(sa.literal_column("1"))
+        .select_from(SUPPRESSIONS)
+        .where(
+            SUPPRESSIONS.c.tenant_id == sa.bindparam("tenant_id", type_=sa.String()),
+            SUPPRESSIONS.c.email_hash.in_(hashes),
+        )
+    )
+    return CompiledStatement.of(statement, dialect)
+
+
 class LeadWriter(TenantScopedRepository):
     """Writes a new lead with its `lead.created` event, its tag links and (with an
     `Idempotency-Key`) its recorded response, in one database round trip, with statements
@@ -309,9 +346,11 @@ class LeadWriter(TenantScopedRepository):
         event: dict[str, Any],
         tag_ids: Sequence[str] = (),
         completion: Completion | None = None,
+        suppression_hashes: Sequence[str] = (),
     ) -> bool:
-        """True: written. False: a live lead holds the email or name, and nothing was written.
-        The event's `data` is JSON text."""
+        """True: written. False: nothing was written, because a live lead holds the email or
+        name, or (given its `suppression_hashes`) the e-mail is on the suppression list; the
+        caller tells which. The event's `data` is JSON text."""
         lead_row = _complete_row(LEADS, {**lead, "tenant_id": self.tenant_id})
         event_row = _complete_row(EVENTS, {**event, "tenant_id": self.tenant_id})
         completed = None
@@ -328,10 +367,14 @@ class LeadWriter(TenantScopedRepository):
         async with driver_connection(self.session) as (driver, in_transaction):
             dialect = self.session.get_bind().dialect
             if dialect.name == "postgresql":
-                statement = _postgresql_statement(dialect, bool(tag_ids), completed is not None)
+                statement = _postgresql_statement(
+                    dialect, bool(tag_ids), completed is not None, bool(suppression_hashes)
+                )
                 values = {**_prefixed("lead_", lead_row), **_prefixed("event_", event_row)}
                 if tag_ids:
                     values["tag_ids"] = list(tag_ids)
+                if suppression_hashes:
+                    values["suppression_hashes"] = list(suppression_hashes)
                 observe(statement.sql)
                 return bool(
                     await driver.fetchval(
@@ -353,12 +396,19 @@ class LeadWriter(TenantScopedRepository):
                 steps.append((link_sql.sql, links))
             if completed is not None:
                 steps.append((complete_sql.sql, [complete_sql.arguments(completed)]))
+            screen = None
+            if suppression_hashes:
+                compiled = _sqlite_screen(dialect, len(suppression_hashes))
+                named = {f"hash_{i}": value for i, value in enumerate(suppression_hashes)}
+                arguments = compiled.arguments({"tenant_id": self.tenant_id, **named})
+                screen = (compiled.sql, list(arguments))
+                observe(compiled.sql)
             for sql, _ in steps:
                 observe(sql)
             # aiosqlite runs each call on its own thread; one call for the whole write saves a
             # thread hand-off per statement (the private `_execute` is that call).
             written: bool = await driver._execute(
-                _sqlite_write, driver._conn, steps, not in_transaction
+                _sqlite_write, driver._conn, steps, not in_transaction, screen
             )
             return written
 
@@ -368,15 +418,20 @@ def _ignore(_statement: str) -> None:
 
 
 def _sqlite_write(
-    connection: sqlite3.Connection, steps: list[tuple[str, list[Sequence[Any]]]], own: bool
+    connection: sqlite3.Connection,
+    steps: list[tuple[str, list[Sequence[Any]]]],
+    own: bool,
+    screen: tuple[str, list[Any]] | None = None,
 ) -> bool:
-    """Runs on aiosqlite's thread: the lead first; when it is a duplicate (no row), nothing
-    else. `own`: in a transaction of its own (else inside the request's)."""
+    """Runs on aiosqlite's thread: the suppression screen (if any), then the lead; when the
+    e-mail is suppressed or the lead is a duplicate (no row), nothing else. `own`: in a
+    transaction of its own (else inside the request's)."""
     if own:
         connection.execute("BEGIN IMMEDIATE")
     try:
         (lead_sql, lead_arguments), *rest = steps
-        if connection.execute(lead_sql, lead_arguments[0]).rowcount == 0:
+        suppressed = screen is not None and connection.execute(*screen).fetchone() is not None
+        if suppressed or connection.execute(lead_sql, lead_arguments[0]).rowcount == 0:
             if own:
                 connection.execute("ROLLBACK")
             return False

@@ -47,7 +47,7 @@ from leadgate.leads.schemas import (
     LeadUpdate,
 )
 from leadgate.models import Lead, Tag, utcnow
-from leadgate.privacy.service import check_not_suppressed
+from leadgate.privacy.service import check_not_suppressed, suppression_screen
 from leadgate.schemas import iso_utc
 from leadgate.tags.repository import TagRepository
 from leadgate.tags.schemas import TagOut
@@ -106,8 +106,9 @@ async def create_lead(
 ) -> WriteResult:
     """Creates the lead, or applies the duplicate policy. The common write (lead, `lead.created`
     event, tag links, and the response an `Idempotency-Key` records) is one round trip
-    (`LeadWriter`); the duplicate is found by that same statement writing nothing."""
-    await check_not_suppressed(session, principal.tenant_id, data.email)
+    (`LeadWriter`); a duplicate, or an e-mail on the suppression list, is found by that same
+    statement writing nothing."""
+    screen = suppression_screen(session, principal.tenant_id, data.email)
     policy = policy or _tenant_policy(principal)
     team_id = await _resolve_team(session, principal, data.team_id)
     tags, _ = await _resolve_tags(session, principal, data, create=True)
@@ -120,9 +121,13 @@ async def create_lead(
     # Two tries: a claim holder can be deleted between our failed insert and the lookup.
     for _ in range(2):
         event = new_event("lead.created", body)
-        if await writer.create({**values, "claims_duplicates": True}, event, tag_ids, completion):
+        claiming = {**values, "claims_duplicates": True}
+        if await writer.create(claiming, event, tag_ids, completion, screen):
             idempotency.completed(session, completion)
             return WriteResult("created", lead, body=body)
+        # Nothing was written: the address is suppressed (refused, saying why), or a lead
+        # holds the e-mail, phone or name.
+        await check_not_suppressed(session, principal.tenant_id, data.email)
         if policy == "allow":
             event = new_event("lead.created", body)
             await writer.create({**values, "claims_duplicates": False}, event, tag_ids, completion)

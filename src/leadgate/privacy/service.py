@@ -365,6 +365,15 @@ def suppression_out(found: Suppression | None) -> SuppressionOut:
     )
 
 
+def suppression_screen(session: AsyncSession, tenant_id: str, email: str | None) -> list[str]:
+    """The keyed hashes intake's write screens an e-mail with (`leads.repository.LeadWriter`
+    inserts nothing when one is on the list): no query of its own on the common path."""
+    if not email:
+        return []
+    database: Database = session.info[DATABASE]
+    return suppression_hashes(database.settings, tenant_id, email)
+
+
 async def check_not_suppressed(session: AsyncSession, tenant_id: str, email: str | None) -> None:
     """Intake's check: refuses an address on the tenant's suppression list, saying why.
 
