@@ -3,6 +3,8 @@ export of a person, and the suppression list at every intake path."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import random
 import threading
@@ -15,17 +17,25 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadgate.housekeeping import purge_once
 from leadgate.models import (
+    Activity,
     AuditEvent,
     Base,
+    Contact,
+    Deal,
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     Tenant,
     UsageCount,
@@ -34,9 +44,18 @@ from leadgate.models import (
     utcnow,
 )
 from leadgate.privacy.retention import purge_tenant
-from tests.conftest import Backend, Cli
-from tests.factories import TenantInfo, count_rows, create_api_key, create_tenant, seed_lead
+from tests.conftest import Backend, Cli, app_server
+from tests.factories import (
+    TenantInfo,
+    count_rows,
+    create_api_key,
+    create_tenant,
+    fetch_rows,
+    seed_lead,
+)
 from tests.receiver import Received, Receiver, running_receiver, wait_until
+from tests.test_forms import JSON_HEADERS, make_form
+from tests.test_forms_consent import CONSENT, Mailbox, free_port
 
 
 def echo(_n: int, request: Received) -> tuple[int, dict[str, str], bytes]:
@@ -58,6 +77,19 @@ def echo_receiver() -> Iterator[Receiver]:
 def busy_receiver() -> Iterator[Receiver]:
     with running_receiver(unavailable) as running:
         yield running
+
+
+@pytest.fixture
+def smtp_settings() -> Iterator[tuple[Mailbox, dict[str, Any]]]:
+    """A local SMTP server, and the settings of an app server that sends double opt-in mail."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+    finally:
+        controller.stop()
 
 
 def privacy_tenant(backend: Backend) -> TenantInfo:
@@ -93,6 +125,52 @@ def make_endpoint(client: httpx.Client, tenant: TenantInfo, url: str) -> str:
     response = client.post("/api/v1/webhook-endpoints", json={"url": url}, headers=tenant.headers)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def form_post(
+    client: httpx.Client, form_id: str, them: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The person fills in a form on the tenant's site (`extra`: consent, honeypot, attribution)."""
+    fields = {key: them[key] for key in ("firstName", "lastName", "email", "phone")}
+    note = {"message": f"call {them['firstName']} {them['lastName']} back"}
+    response = client.post(f"/f/{form_id}", json={**fields, **note, **extra}, headers=JSON_HEADERS)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def source_post(client: httpx.Client, tenant: TenantInfo, them: dict[str, Any]) -> dict[str, Any]:
+    """A provider sends the person as a signed JSON payload; it is kept with its outcome."""
+    created = client.post(
+        "/api/v1/sources",
+        json={
+            "name": "Landing page",
+            "kind": "json",
+            "mapping": {
+                "rules": [
+                    {"from": "contact.name", "to": "fullName"},
+                    {"from": "contact.email", "to": "email"},
+                    {"from": "contact.phone", "to": "phone"},
+                ]
+            },
+        },
+        headers=tenant.headers,
+    )
+    assert created.status_code == 201, created.text
+    source = created.json()
+    contact = {
+        "name": f"{them['firstName']} {them['lastName']}",
+        "email": them["email"],
+        "phone": them["phone"],
+    }
+    body = json.dumps({"contact": contact}).encode()
+    signature = hmac.new(source["secret"].encode(), body, hashlib.sha256).hexdigest()
+    response = client.post(
+        httpx.URL(source["url"]).path,
+        content=body,
+        headers={"Content-Type": "application/json", "X-Leadgate-Signature": "sha256=" + signature},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 def deliveries(client: httpx.Client, tenant: TenantInfo, endpoint_id: str) -> list[dict[str, Any]]:
@@ -224,6 +302,46 @@ def test_retention_purges_each_kind_when_the_clock_passes_its_period(
     assert count_rows(backend, AuditEvent, tenant.id) == 0
 
 
+def test_retention_purges_form_submissions_and_source_payloads(
+    backend: Backend, client: httpx.Client, smtp_settings: tuple[Mailbox, dict[str, Any]]
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    form_id = make_form(client, tenant, consentText=CONSENT)["id"]
+    form_post(client, form_id, them, consent="on", _lg_hp="http://spam")
+    source_post(client, tenant, them)
+    mailbox, smtp = smtp_settings
+    with app_server(backend, **smtp) as server, httpx.Client(base_url=server.url) as http:
+        form_post(http, make_form(http, tenant, doubleOptIn=True)["id"], them)
+        wait_until(lambda: len(mailbox.messages) == 1)
+    counted = (QuarantinedSubmission, PendingConfirmation, SourcePayload)
+    assert [count_rows(backend, model, tenant.id) for model in counted] == [1, 1, 1]
+
+    database = backend.app.state.database
+    settings = backend.settings.model_copy(
+        update={"retention_form_quarantine_days": 5, "sources_payload_retention_days": 4}
+    )
+    stored = tenant_settings(backend, tenant.id)
+    start = utcnow()
+    kinds = ("form_confirmations", "source_payloads", "form_quarantine")
+    before_metric = {kind: retention_purged(kind) for kind in kinds}
+
+    def purge_at(days: float) -> dict[str, int]:
+        at: datetime = start + timedelta(days=days)
+        purged = backend.run(purge_tenant(database, settings, tenant.id, stored, at))
+        return {kind: purged[kind] for kind in kinds}
+
+    assert purge_at(1) == dict.fromkeys(kinds, 0)
+    # The confirmation link works LEADGATE_FORMS_CONFIRMATION_HOURS (48): expired, it goes.
+    assert purge_at(2.5) == {"form_confirmations": 1, "source_payloads": 0, "form_quarantine": 0}
+    assert purge_at(4.5)["source_payloads"] == 1
+    assert purge_at(5.5)["form_quarantine"] == 1
+    assert [count_rows(backend, model, tenant.id) for model in counted] == [0, 0, 0]
+    assert {kind: retention_purged(kind) - before_metric[kind] for kind in kinds} == dict.fromkeys(
+        kinds, 1
+    )
+
+
 def test_retention_settings_keep_the_audit_log_longest(
     backend: Backend, client: httpx.Client
 ) -> None:
@@ -266,12 +384,13 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     server_log: Path,
     echo_receiver: Receiver,
     busy_receiver: Receiver,
+    smtp_settings: tuple[Mailbox, dict[str, Any]],
 ) -> None:
     tenant = privacy_tenant(backend)
     other = privacy_tenant(backend)
     them = person()
     needles = [them["email"], e164(them["phone"]), them["firstName"], them["lastName"]]
-    make_endpoint(client, tenant, echo_receiver.url)
+    echoing = make_endpoint(client, tenant, echo_receiver.url)
     busy = make_endpoint(client, tenant, busy_receiver.url)
 
     # Every path that copies a person: the API with an Idempotency-Key, a batch, an HTML form
@@ -314,10 +433,40 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     assert updated.status_code == 200, updated.text
     deleted_id = batch.json()["results"][1]["lead"]["id"]
     assert client.delete(f"/api/v1/leads/{deleted_id}", headers=tenant.headers).status_code == 200
+    # A web form: a lead with consent and attribution, and a submission held in quarantine
+    # (the honeypot filled in); a double opt-in form: a lead waiting for its confirmation.
+    web_form = make_form(client, tenant, consentText=CONSENT)["id"]
+    touch = {"utmSource": "news", "landingPage": f"https://shop.example/?who={them['lastName']}"}
+    form_post(client, web_form, them, consent="on", attribution={"firstTouch": touch})
+    form_post(client, web_form, them, consent="on", _lg_hp="http://spam")
+    mailbox, smtp = smtp_settings
+    with app_server(backend, **smtp) as server, httpx.Client(base_url=server.url) as http:
+        opt_in = make_form(http, tenant, doubleOptIn=True)["id"]
+        form_post(http, opt_in, them)
+        wait_until(lambda: len(mailbox.messages) == 1)
+    # An inbound source: the provider's payload is kept beside the lead it made.
+    assert source_post(client, tenant, them)["outcome"] == "created"
+    # The CRM: the API lead converted into a contact with a deal, a note on the contact.
+    converted = client.post(
+        f"/api/v1/leads/{lead_id}/convert",
+        json={"deal": {"name": "50 seats", "amount": 100, "currency": "eur"}},
+        headers=tenant.headers,
+    )
+    assert converted.status_code == 201, converted.text
+    contact_id = converted.json()["contact"]["id"]
+    note = client.post(
+        "/api/v1/activities",
+        json={"kind": "note", "recordType": "contact", "recordId": contact_id,
+              "subject": "Met at the fair", "body": f"{them['firstName']} wants a demo"},
+        headers=tenant.headers,
+    )  # fmt: skip
+    assert note.status_code == 201, note.text
     # The same person in another tenant is that tenant's business, not this erasure's.
     assert client.post("/api/v1/leads", json=them, headers=other.headers).status_code == 201
 
-    wait_until(lambda: len(echo_receiver.requests) >= 7)  # 5 created, 1 updated, 1 deleted
+    # Everything sent to the echoing endpoint has arrived (none is in flight during the erasure).
+    wait_until(lambda: len(echo_receiver.requests) >= 9)
+    wait_until(lambda: {d["status"] for d in deliveries(client, tenant, echoing)} == {"succeeded"})
     wait_until(lambda: len(busy_receiver.requests) >= 1)
     # The busy endpoint is switched off: its deliveries wait, pending, with a 503 attempt each.
     disabled = client.patch(
@@ -327,12 +476,19 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     pending = [d for d in deliveries(client, tenant, busy) if d["status"] == "pending"]
     assert pending
     assert any(them["email"] in r.body.decode() for r in echo_receiver.requests)
-    assert count_rows(backend, Lead, tenant.id) == 5
+    assert count_rows(backend, Lead, tenant.id) == 7
     assert set(text_hits(backend, needles)) >= {
         "leads.email",
+        "leads.attribution",
         "events.data",
         "webhook_attempts.response_body",
         "idempotency_records.response_body",
+        "form_quarantine.lead",
+        "form_confirmations.email",
+        "form_confirmations.lead",
+        "source_payloads.body",
+        "contacts.email",
+        "activities.body",
     }
 
     erased = client.post(
@@ -342,10 +498,30 @@ def test_erasure_leaves_no_copy_of_the_person_in_any_table_or_the_log(
     )
     assert erased.status_code == 200, erased.text
     body = erased.json()
-    assert body["counts"]["leads"] == 5
+    assert body["counts"]["leads"] == 7
     assert body["counts"]["pendingDeliveries"] == len(pending)
     assert body["counts"]["idempotencyRecords"] == 1
+    assert (
+        body["counts"]["consents"],
+        body["counts"]["quarantinedSubmissions"],
+        body["counts"]["pendingConfirmations"],
+        body["counts"]["sourcePayloads"],
+        body["counts"]["contacts"],
+        body["counts"]["activities"],
+    ) == (1, 1, 1, 1, 1, 1)
     assert body["suppressed"] is True
+    assert count_rows(backend, LeadConsent, tenant.id) == 0
+    assert count_rows(backend, QuarantinedSubmission, tenant.id) == 0
+    assert count_rows(backend, PendingConfirmation, tenant.id) == 0
+    # The source's delivery stays counted, with its outcome; what it carried is gone.
+    assert count_rows(backend, SourcePayload, tenant.id, outcome="created") == 1
+    assert (count_rows(backend, Contact, tenant.id), count_rows(backend, Activity, tenant.id)) == (
+        0,
+        0,
+    )
+    # The deal is the tenant's business: it stays, linked to no one.
+    [deal] = fetch_rows(backend, Deal, tenant.id)
+    assert (deal.contact_id, deal.lead_id, deal.amount) == (None, None, 100)
     assert count_rows(backend, Lead, tenant.id) == 0
     assert count_rows(backend, Lead, other.id) == 1
     assert count_rows(backend, Suppression, tenant.id) == 1
@@ -503,6 +679,56 @@ def test_export_lists_every_record_and_copy_of_the_person(
     ]:  # fmt: skip
         refused = client.get("/api/v1/privacy/exports", params=params, headers=headers)
         assert (refused.status_code, refused.json()["error"]) == (status, code), params
+
+
+def test_export_includes_consent_attribution_and_what_forms_and_sources_hold(
+    backend: Backend, client: httpx.Client
+) -> None:
+    tenant = privacy_tenant(backend)
+    them = person()
+    form_id = make_form(client, tenant, consentText=CONSENT)["id"]
+    touch = {"utmSource": "news", "utmCampaign": "spring"}
+    form_post(client, form_id, them, consent="on", attribution={"lastTouch": touch})
+    form_post(client, form_id, them, consent="on", _lg_hp="http://spam")
+    made = source_post(client, tenant, them)
+    form_post(client, form_id, person(), consent="on")  # someone else, who must not appear
+    converted = client.post(
+        f"/api/v1/leads/{made['leadId']}/convert",
+        json={"deal": {"name": "Pilot", "amount": 100, "currency": "eur"}},
+        headers=tenant.headers,
+    )
+    assert converted.status_code == 201, converted.text
+    call = {"kind": "call", "recordType": "contact", "subject": "Intro call"}
+    call["recordId"] = converted.json()["contact"]["id"]
+    assert client.post("/api/v1/activities", json=call, headers=tenant.headers).is_success
+
+    response = client.get(
+        "/api/v1/privacy/exports", params={"email": them["email"]}, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    export = response.json()
+    by_form = next(lead for lead in export["leads"] if lead["requestSource"] == "web_form")
+    assert by_form["attribution"]["lastTouch"]["utmCampaign"] == "spring"
+    [consent] = export["consents"]
+    assert (consent["leadId"], consent["formId"], consent["text"], consent["version"]) == (
+        by_form["id"],
+        form_id,
+        CONSENT,
+        1,
+    )
+    assert consent["givenAt"] is not None
+    [held] = export["quarantinedSubmissions"]
+    assert (held["lead"]["email"], held["reasons"]) == (them["email"], ["honeypot"])
+    [payload] = export["sourcePayloads"]
+    assert (payload["id"], payload["outcome"]) == (made["payloadId"], "created")
+    assert payload["body"]["contact"]["email"] == them["email"]
+    assert export["pendingConfirmations"] == []
+    assert len(export["leads"]) == 2  # the form's and the source's
+    [contact] = export["contacts"]
+    assert (contact["email"], contact["leadId"]) == (them["email"], made["leadId"])
+    assert "emailKey" not in contact
+    assert [deal["name"] for deal in export["deals"]] == ["Pilot"]
+    assert [activity["subject"] for activity in export["activities"]] == ["Intro call"]
 
 
 # --- suppression -----------------------------------------------------------------------------

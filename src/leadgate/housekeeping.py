@@ -1,6 +1,6 @@
 """Periodic clean-up: expired idempotency records, leads deleted past the retention period, and
-inbound sources' payloads past theirs, and every other kind of record past its tenant's
-retention (privacy.retention)."""
+every other kind of record past its retention (privacy.retention: events, attempts, inbound
+sources' payloads, quarantined and expired form submissions, ...)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from leadgate.leads.service import purge_deleted
 from leadgate.models import utcnow
 from leadgate.privacy.retention import purge_tenant
 from leadgate.settings import Settings
-from leadgate.sources.service import purge_payloads
 from leadgate.tenants.repository import TenantRepository
 
 log = structlog.get_logger("leadgate.housekeeping")
@@ -28,7 +27,7 @@ log = structlog.get_logger("leadgate.housekeeping")
 class Purged:
     leads: int
     idempotency_records: int
-    # Rows purged by retention, by kind (privacy.retention; `source_payloads` too).
+    # Rows purged by retention, by kind (privacy.retention).
     retention: dict[str, int] = field(default_factory=dict)
 
 
@@ -50,16 +49,13 @@ async def purge_once(
         tenants = [
             (tenant.id, dict(tenant.settings)) for tenant in await TenantRepository(session).list()
         ]
-    payloads_cutoff = now - timedelta(days=settings.sources_payload_retention_days)
     leads = records = 0
     retention: dict[str, int] = {}
     for tenant_id, tenant_settings in tenants:
         async with database.sessionmaker() as session, session.begin():
             leads += await purge_deleted(session, tenant_id, cutoff)
             records += await purge_expired(session, tenant_id, now)
-            payloads = await purge_payloads(session, tenant_id, payloads_cutoff)
         purged = await purge_tenant(database, settings, tenant_id, tenant_settings, now)
-        purged = {**purged, "source_payloads": purged.get("source_payloads", 0) + payloads}
         for kind, count in purged.items():
             retention[kind] = retention.get(kind, 0) + count
     return Purged(leads=leads, idempotency_records=records, retention=retention)

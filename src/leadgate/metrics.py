@@ -79,7 +79,8 @@ USAGE_FLUSHES = Counter(
 RETENTION_PURGED = Counter(
     "leadgate_retention_purged_total",
     "Rows purged (or event payloads emptied) by retention, by kind: event_payloads, events, "
-    "delivery_attempts, idempotency_records, usage_counts, audit_events.",
+    "delivery_attempts, idempotency_records, usage_counts, audit_events, source_payloads, "
+    "form_quarantine, form_confirmations.",
     ["kind"],
 )
 

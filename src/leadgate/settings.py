@@ -314,6 +314,12 @@ class Settings(BaseSettings):
         "(LEADGATE_IDEMPOTENCY_TTL_HOURS).",
     )
     retention_usage_days: float = Field(400, gt=0, description="Days hourly usage counts are kept.")
+    retention_form_quarantine_days: float = Field(
+        30,
+        gt=0,
+        description="Days a quarantined form submission waits to be released or deleted; then "
+        "it is purged.",
+    )
     retention_audit_days: float = Field(
         730,
         gt=0,

@@ -52,10 +52,14 @@ def privacy_erase(
     emit(
         erasure,
         as_json,
-        f"Erasure {erasure['id']}: {counts['leads']} leads deleted, {counts['events']} event "
+        f"Erasure {erasure['id']}: {counts['leads']} leads deleted, {counts['contacts']} "
+        f"contacts and {counts['activities']} activities deleted, {counts['events']} event "
         f"payloads emptied, {counts['pendingDeliveries']} pending deliveries cancelled, "
         f"{counts['deliveryAttempts']} attempts and {counts['idempotencyRecords']} idempotency "
-        f"records scrubbed" + ("; the e-mail is suppressed." if erasure["suppressed"] else "."),
+        f"records scrubbed, {counts['quarantinedSubmissions']} quarantined submissions and "
+        f"{counts['pendingConfirmations']} pending confirmations deleted, "
+        f"{counts['sourcePayloads']} source payloads emptied"
+        + ("; the e-mail is suppressed." if erasure["suppressed"] else "."),
     )
 
 

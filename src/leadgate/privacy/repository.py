@@ -14,10 +14,17 @@ import sqlalchemy as sa
 
 from leadgate.db import TenantScopedRepository
 from leadgate.models import (
+    Activity,
     AuditEvent,
+    Contact,
+    Deal,
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     UsageCount,
     WebhookAttempt,
@@ -65,6 +72,19 @@ class RetentionRepository(TenantScopedRepository):
     async def delete_idempotency_records(self, before: datetime, limit: int) -> int:
         condition = IdempotencyRecord.created_at < before
         return await self._delete_batch(IdempotencyRecord, condition, limit)
+
+    async def delete_quarantined_submissions(self, before: datetime, limit: int) -> int:
+        condition = QuarantinedSubmission.created_at < before
+        return await self._delete_batch(QuarantinedSubmission, condition, limit)
+
+    async def delete_expired_confirmations(self, now: datetime, limit: int) -> int:
+        """Double opt-in leads whose link expired: they can no longer become leads."""
+        condition = PendingConfirmation.expires_at < now
+        return await self._delete_batch(PendingConfirmation, condition, limit)
+
+    async def delete_source_payloads(self, before: datetime, limit: int) -> int:
+        condition = SourcePayload.received_at < before
+        return await self._delete_batch(SourcePayload, condition, limit)
 
     async def delete_audit_events(self, before: datetime, limit: int) -> int:
         return await self._delete_batch(AuditEvent, AuditEvent.created_at < before, limit)
@@ -181,6 +201,124 @@ class PersonRepository(TenantScopedRepository):
         )
         return (
             (await self.session.execute(statement.order_by(AuditEvent.created_at))).scalars().all()
+        )
+
+    async def contacts(
+        self, email_key: str | None, phone: str | None, lead_ids: Sequence[str]
+    ) -> Sequence[Contact]:
+        """Contacts that are them: by e-mail or phone, or converted from one of their leads
+        (deleted ones included)."""
+        conditions: list[sa.ColumnElement[bool]] = [Contact.lead_id.in_(list(lead_ids))]
+        if email_key is not None:
+            conditions.append(Contact.email_key == email_key)
+        if phone is not None:
+            conditions.append(Contact.phone == phone)
+        statement = self._scoped(Contact).where(sa.or_(*conditions)).order_by(Contact.created_at)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def deals(self, contact_ids: Sequence[str], lead_ids: Sequence[str]) -> Sequence[Deal]:
+        """Deals with their contacts or from their leads: the tenant's business, listed in an
+        export; an erasure unlinks them (foreign keys set to NULL) and keeps them."""
+        statement = self._scoped(Deal).where(
+            sa.or_(Deal.contact_id.in_(list(contact_ids)), Deal.lead_id.in_(list(lead_ids)))
+        )
+        return (await self.session.execute(statement.order_by(Deal.created_at))).scalars().all()
+
+    async def activities(
+        self, record_ids: Sequence[str], needles: Sequence[str]
+    ) -> Sequence[Activity]:
+        """Notes, calls, meetings and tasks on their leads or contacts, or quoting them."""
+        statement = self._scoped(Activity).where(
+            sa.or_(
+                sa.and_(
+                    Activity.record_type.in_(("lead", "contact")),
+                    Activity.record_id.in_(list(record_ids)),
+                ),
+                _contains_any(Activity.subject, needles),
+                _contains_any(Activity.body, needles),
+            )
+        )
+        return (await self.session.execute(statement.order_by(Activity.created_at))).scalars().all()
+
+    async def delete_activities(self, activity_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(Activity).where(Activity.id.in_(activity_ids))
+        )
+
+    async def delete_contacts(self, contact_ids: Sequence[str]) -> None:
+        """Hard delete: their deals stay, no longer linked to them."""
+        await self.session.execute(self._scoped_delete(Contact).where(Contact.id.in_(contact_ids)))
+
+    async def consents(self, lead_ids: Sequence[str]) -> Sequence[LeadConsent]:
+        """What their leads agreed to with a form (deleted with the lead, by cascade)."""
+        statement = self._scoped(LeadConsent).where(LeadConsent.lead_id.in_(list(lead_ids)))
+        return (
+            (await self.session.execute(statement.order_by(LeadConsent.given_at))).scalars().all()
+        )
+
+    async def quarantined_submissions(
+        self, needles: Sequence[str]
+    ) -> Sequence[QuarantinedSubmission]:
+        """Form submissions held as suspected spam whose lead quotes them."""
+        statement = self._scoped(QuarantinedSubmission).where(
+            _contains_any(QuarantinedSubmission.lead, needles)
+        )
+        return (
+            (await self.session.execute(statement.order_by(QuarantinedSubmission.created_at)))
+            .scalars()
+            .all()
+        )
+
+    async def pending_confirmations(self, needles: Sequence[str]) -> Sequence[PendingConfirmation]:
+        """Form leads waiting for double opt-in, sent to their address or quoting them."""
+        statement = self._scoped(PendingConfirmation).where(
+            sa.or_(
+                _contains_any(PendingConfirmation.email, needles),
+                _contains_any(PendingConfirmation.lead, needles),
+            )
+        )
+        return (
+            (await self.session.execute(statement.order_by(PendingConfirmation.created_at)))
+            .scalars()
+            .all()
+        )
+
+    async def source_payloads(
+        self, lead_ids: Sequence[str], needles: Sequence[str]
+    ) -> Sequence[SourcePayload]:
+        """Inbound payloads that made one of their leads or quote them (a failed or duplicate
+        payload made no lead but holds what the provider sent)."""
+        statement = self._scoped(SourcePayload).where(
+            sa.or_(
+                SourcePayload.lead_id.in_(list(lead_ids)),
+                _contains_any(SourcePayload.body, needles),
+                _contains_any(SourcePayload.error, needles),
+            )
+        )
+        return (
+            (await self.session.execute(statement.order_by(SourcePayload.received_at)))
+            .scalars()
+            .all()
+        )
+
+    async def delete_quarantined_submissions(self, submission_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(QuarantinedSubmission).where(
+                QuarantinedSubmission.id.in_(submission_ids)
+            )
+        )
+
+    async def delete_pending_confirmations(self, pending_ids: Sequence[str]) -> None:
+        await self.session.execute(
+            self._scoped_delete(PendingConfirmation).where(PendingConfirmation.id.in_(pending_ids))
+        )
+
+    async def scrub_source_payloads(self, payload_ids: Sequence[str]) -> None:
+        """The delivery stays counted with its outcome and times; what the provider sent goes."""
+        await self.session.execute(
+            self._scoped_update(SourcePayload)
+            .where(SourcePayload.id.in_(payload_ids))
+            .values(body={}, error=None)
         )
 
     async def delete_leads(self, lead_ids: Sequence[str]) -> None:

@@ -38,6 +38,10 @@ class RetentionPolicy:
     idempotency_records: float | None
     usage: float
     audit: float
+    # Deployment-wide only (no tenant period): inbound source payloads, quarantined form
+    # submissions. Expired double opt-in confirmations go on every pass.
+    source_payloads: float = 30.0
+    form_quarantine: float = 30.0
 
     def as_api(self) -> dict[str, float | None]:
         return {
@@ -58,6 +62,8 @@ def deployment_policy(settings: Settings) -> RetentionPolicy:
         idempotency_records=settings.retention_idempotency_days,
         usage=settings.retention_usage_days,
         audit=settings.retention_audit_days,
+        source_payloads=settings.sources_payload_retention_days,
+        form_quarantine=settings.retention_form_quarantine_days,
     )
 
 
@@ -67,7 +73,8 @@ def tenant_overrides(tenant_settings: dict[str, Any]) -> dict[str, float]:
 
 
 def policy_for(settings: Settings, tenant_settings: dict[str, Any]) -> RetentionPolicy:
-    values = {**deployment_policy(settings).as_api(), **tenant_overrides(tenant_settings)}
+    deployment = deployment_policy(settings)
+    values = {**deployment.as_api(), **tenant_overrides(tenant_settings)}
     return RetentionPolicy(
         event_payloads=_days(values["eventPayloads"]),
         events=_days(values["events"]),
@@ -75,6 +82,8 @@ def policy_for(settings: Settings, tenant_settings: dict[str, Any]) -> Retention
         idempotency_records=values["idempotencyRecords"],
         usage=_days(values["usage"]),
         audit=_days(values["audit"]),
+        source_payloads=deployment.source_payloads,
+        form_quarantine=deployment.form_quarantine,
     )
 
 
@@ -103,6 +112,15 @@ def _steps(policy: RetentionPolicy, now: datetime) -> list[tuple[str, Step]]:
         ),
         ("usage_counts", lambda repo, n: repo.delete_usage_counts(before(policy.usage), n)),
         ("audit_events", lambda repo, n: repo.delete_audit_events(before(policy.audit), n)),
+        (
+            "source_payloads",
+            lambda repo, n: repo.delete_source_payloads(before(policy.source_payloads), n),
+        ),
+        (
+            "form_quarantine",
+            lambda repo, n: repo.delete_quarantined_submissions(before(policy.form_quarantine), n),
+        ),
+        ("form_confirmations", lambda repo, n: repo.delete_expired_confirmations(now, n)),
     ]
     idempotency_days = policy.idempotency_records
     if idempotency_days is not None:

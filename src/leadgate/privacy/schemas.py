@@ -37,6 +37,12 @@ class ErasureCounts(ResponseModel):
     delivery_attempts: int
     idempotency_records: int
     audit_events: int
+    consents: int
+    quarantined_submissions: int
+    pending_confirmations: int
+    source_payloads: int
+    contacts: int
+    activities: int
 
 
 class ErasureOut(ResponseModel):
@@ -56,6 +62,19 @@ class PersonExport(ResponseModel):
     webhook_attempts: list[dict[str, Any]]
     idempotency_records: list[dict[str, Any]]
     audit_events: list[dict[str, Any]]
+    consents: list[dict[str, Any]] = Field(
+        description="What the person agreed to with a form: text, version, when, from where."
+    )
+    quarantined_submissions: list[dict[str, Any]]
+    pending_confirmations: list[dict[str, Any]]
+    source_payloads: list[dict[str, Any]] = Field(
+        description="What inbound sources (form builders, ad platforms) sent about them."
+    )
+    contacts: list[dict[str, Any]]
+    deals: list[dict[str, Any]] = Field(
+        description="Deals with their contacts or from their leads (kept by an erasure, unlinked)."
+    )
+    activities: list[dict[str, Any]]
     suppression: dict[str, Any] | None
 
 

@@ -19,11 +19,18 @@ from leadgate.events.service import emit
 from leadgate.ids import new_id
 from leadgate.leads.normalize import email_key, normalize_email, normalize_phone
 from leadgate.models import (
+    Activity,
     AuditEvent,
     Base,
+    Contact,
+    Deal,
     Event,
     IdempotencyRecord,
     Lead,
+    LeadConsent,
+    PendingConfirmation,
+    QuarantinedSubmission,
+    SourcePayload,
     Suppression,
     WebhookAttempt,
     WebhookDelivery,
@@ -117,16 +124,26 @@ class Holdings:
     attempts: Sequence[WebhookAttempt]
     idempotency_records: Sequence[IdempotencyRecord]
     audit_events: Sequence[AuditEvent]
+    consents: Sequence[LeadConsent] = ()
+    quarantined_submissions: Sequence[QuarantinedSubmission] = ()
+    pending_confirmations: Sequence[PendingConfirmation] = ()
+    source_payloads: Sequence[SourcePayload] = ()
+    contacts: Sequence[Contact] = ()
+    deals: Sequence[Deal] = ()
+    activities: Sequence[Activity] = ()
 
 
 async def find_person(session: AsyncSession, tenant_id: str, person: Person) -> Holdings:
     repository = PersonRepository(session, tenant_id)
     leads = await repository.leads(person.email_key, person.phone)
     lead_ids = [lead.id for lead in leads]
-    # What a copy may be recognised by: their leads' ids, and every address and number the
-    # person or their leads carry (a payload of another kind may quote them).
-    found: set[str | None] = {*lead_ids, person.email, person.phone}
+    contacts = await repository.contacts(person.email_key, person.phone, lead_ids)
+    contact_ids = [contact.id for contact in contacts]
+    # What a copy may be recognised by: their leads' and contacts' ids, and every address and
+    # number the person, their leads or contacts carry (a payload of another kind may quote them).
+    found: set[str | None] = {*lead_ids, *contact_ids, person.email, person.phone}
     found |= {lead.email for lead in leads} | {lead.phone for lead in leads}
+    found |= {contact.email for contact in contacts} | {contact.phone for contact in contacts}
     texts = sorted(needle for needle in found if needle)
     if not texts:
         return Holdings([], [], [], [], [], [])
@@ -135,7 +152,21 @@ async def find_person(session: AsyncSession, tenant_id: str, person: Person) -> 
     attempts = await repository.attempts([delivery.id for delivery in deliveries], texts)
     records = await repository.idempotency_records(texts)
     audit_events = await repository.audit_events(texts)
-    return Holdings(leads, events, deliveries, attempts, records, audit_events)
+    return Holdings(
+        leads,
+        events,
+        deliveries,
+        attempts,
+        records,
+        audit_events,
+        consents=await repository.consents(lead_ids),
+        quarantined_submissions=await repository.quarantined_submissions(texts),
+        pending_confirmations=await repository.pending_confirmations(texts),
+        source_payloads=await repository.source_payloads(lead_ids, texts),
+        contacts=contacts,
+        deals=await repository.deals(contact_ids, lead_ids),
+        activities=await repository.activities([*lead_ids, *contact_ids], texts),
+    )
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -171,8 +202,23 @@ async def erase_person(
         await repository.delete_idempotency_records([r.id for r in holdings.idempotency_records])
     if holdings.audit_events:
         await repository.scrub_audit_events([event.id for event in holdings.audit_events])
+    if holdings.quarantined_submissions:
+        await repository.delete_quarantined_submissions(
+            [submission.id for submission in holdings.quarantined_submissions]
+        )
+    if holdings.pending_confirmations:
+        await repository.delete_pending_confirmations(
+            [pending.id for pending in holdings.pending_confirmations]
+        )
+    if holdings.source_payloads:
+        await repository.scrub_source_payloads([p.id for p in holdings.source_payloads])
+    if holdings.activities:
+        await repository.delete_activities([activity.id for activity in holdings.activities])
+    if holdings.contacts:
+        await repository.delete_contacts([contact.id for contact in holdings.contacts])
     lead_ids = [lead.id for lead in holdings.leads]
     if lead_ids:
+        # Their consent records go with them (foreign-key cascade).
         await repository.delete_leads(lead_ids)
     suppressed = False
     if suppress and person.email is not None:
@@ -188,6 +234,12 @@ async def erase_person(
             delivery_attempts=len(holdings.attempts),
             idempotency_records=len(holdings.idempotency_records),
             audit_events=len(holdings.audit_events),
+            consents=len(holdings.consents),
+            quarantined_submissions=len(holdings.quarantined_submissions),
+            pending_confirmations=len(holdings.pending_confirmations),
+            source_payloads=len(holdings.source_payloads),
+            contacts=len(holdings.contacts),
+            activities=len(holdings.activities),
         ),
         suppressed=suppressed,
     )
@@ -249,6 +301,17 @@ async def export_person(
             _columns(record, skip | {"fingerprint"}) for record in holdings.idempotency_records
         ],
         audit_events=[_columns(event, skip) for event in holdings.audit_events],
+        consents=[_columns(consent, skip) for consent in holdings.consents],
+        quarantined_submissions=[
+            _columns(submission, skip) for submission in holdings.quarantined_submissions
+        ],
+        pending_confirmations=[
+            _columns(pending, skip | {"token_hash"}) for pending in holdings.pending_confirmations
+        ],
+        source_payloads=[_columns(payload, skip) for payload in holdings.source_payloads],
+        contacts=[_columns(contact, _LEAD_INTERNALS) for contact in holdings.contacts],
+        deals=[_columns(deal, skip) for deal in holdings.deals],
+        activities=[_columns(activity, skip) for activity in holdings.activities],
         suppression=suppression,
     )
     return export

@@ -111,13 +111,6 @@ class SourcePayloadRepository(TenantScopedRepository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def purge_received_before(self, before: datetime) -> int:
-        """Every source's payloads of this tenant received before `before`."""
-        result = await self.session.execute(
-            self._scoped_delete(SourcePayload).where(SourcePayload.received_at < before)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
 
 class SourceLookupRepository:
     """Finds the source a provider's request names, before its tenant is known."""

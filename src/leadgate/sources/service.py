@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -356,12 +356,6 @@ async def receive(
 
 
 # --- payloads, replay, preview -----------------------------------------------------------------
-
-
-async def purge_payloads(session: AsyncSession, tenant_id: str, before: datetime) -> int:
-    """Payloads past the retention period, of sources that have received nothing since (those
-    that do are pruned as each payload arrives)."""
-    return await SourcePayloadRepository(session, tenant_id).purge_received_before(before)
 
 
 async def list_payloads(
