@@ -44,3 +44,12 @@ def test_configuration_reference_is_current() -> None:
         "docs/configuration.md is stale: run `leadgate config-docs > docs/configuration.md`"
     )
     assert "`LEADGATE_SECRET_KEY`" in generated
+
+
+def test_operation_ids_are_the_handlers_names_and_unique(client: httpx.Client) -> None:
+    """Generated clients name their methods after operation ids: short, stable and unique."""
+    paths = client.get("/openapi.json").json()["paths"]
+    ids = [operation["operationId"] for item in paths.values() for operation in item.values()]
+    assert len(ids) == len(set(ids))
+    assert paths["/api/v1/leads"]["post"]["operationId"] == "create_lead"
+    assert not [i for i in ids if "_api_v1_" in i]

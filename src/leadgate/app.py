@@ -11,6 +11,7 @@ from importlib.resources import files
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from leadgate import __version__, housekeeping
@@ -107,6 +108,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await app.state.redis.aclose()
 
 
+def operation_id(route: APIRoute) -> str:
+    """An operation's id in the OpenAPI document: its handler's name (`create_lead`), which
+    generated clients use as the method's name. tests/test_docs.py keeps them unique."""
+    return route.name
+
+
 def tune_garbage_collector() -> None:
     """What is alive once the app has started (modules, models, compiled statements) lives as
     long as the process: `gc.freeze` takes it out of every later collection, and collections
@@ -131,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # leadgate exports its own Prometheus metrics; FastAPI's OpenTelemetry hooks otherwise
         # look up the tracer provider (environment reads) on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.database = Database(settings)
