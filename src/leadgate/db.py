@@ -257,6 +257,7 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a pooled connection the server dropped, before sending
 )
 
 
